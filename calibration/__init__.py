@@ -1,0 +1,1 @@
+"""INT8 calibration sets and backend readers (imported as scoligait_edge.calibration)."""

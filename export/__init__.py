@@ -1,0 +1,1 @@
+"""Export targets: one backend module per target (imported as scoligait_edge.export)."""

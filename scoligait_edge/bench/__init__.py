@@ -1,0 +1,1 @@
+"""Benchmark harness behind `scoligait-edge bench` (timing, parity, regression gate)."""

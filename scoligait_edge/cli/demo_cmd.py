@@ -1,0 +1,5 @@
+"""CLI commands: demo (registered on import)."""
+
+from __future__ import annotations
+
+from scoligait_edge.cli import app  # noqa: F401
