@@ -1,0 +1,141 @@
+"""``openvino`` target: OpenVINO IR (``model.xml`` + ``model.bin``) converted from our ONNX export.
+
+fp32: f32 weights, run with ``INFERENCE_PRECISION_HINT=f32`` (OpenVINO would otherwise run bf16 on
+CPUs with AMX/AVX512-BF16, ≈5e-3 error). fp16: fp16-compressed weights, the device's default
+inference precision. int8: NNCF post-training quantization of the OpenVINO model
+(``model_type=TRANSFORMER``, batch-1 ``nncf.Dataset`` from the calibration set).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from scoligait_edge.errors import ExportError
+from scoligait_edge.export.base import Artifacts
+from scoligait_edge.export.onnx_backend import export_onnx
+from scoligait_edge.export.pytorch import quiet
+from scoligait_edge.export.targets import ExportOptions
+from scoligait_edge.models.contract import OUTPUT_NAMES
+from scoligait_edge.runtime.base import Inputs, Outputs, Runner
+
+ARTIFACT = "model.xml"
+
+
+def is_available() -> bool | str:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return "openvino is not installed (pip install openvino)"
+    return True
+
+
+def version() -> str:
+    import openvino as ov
+
+    return f"openvino {ov.get_version()}"
+
+
+def needs_calibration(options: ExportOptions) -> bool:
+    return options.precision == "int8"
+
+
+def _hint(precision: str) -> str | None:
+    return None if precision == "fp16" else "f32"
+
+
+def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, Any]) -> Artifacts:
+    """ONNX (fp32) → ``ov.convert_model`` → [NNCF INT8] → ``ov.save_model``."""
+    import openvino as ov
+
+    tmp = Path(tempfile.mkdtemp(prefix=".ov.", dir=workdir.parent))
+    info: dict[str, Any] = {"converted_from": "onnx (dynamo exporter)"}
+    try:
+        onnx_path = tmp / "model.onnx"
+        info |= {"onnx": export_onnx(model, onnx_path, options)}
+        ov_model = ov.convert_model(str(onnx_path))
+        if options.precision == "int8":
+            info |= quantize_nncf(ov_model, options.calib)
+            ov_model = info.pop("_model")
+        for k, v in meta.items():
+            ov_model.set_rt_info(str(v), ["scoligait", k])
+        ov.save_model(ov_model, str(workdir / ARTIFACT), compress_to_fp16=options.precision == "fp16")
+    except ExportError:
+        raise
+    except Exception as e:
+        raise ExportError(f"OpenVINO conversion failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}", "see docs/export.md") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    info["inference_precision_hint"] = _hint(options.precision) or "device default"
+    return Artifacts(artifact=ARTIFACT, info=info, versions=_versions(options.precision == "int8"))
+
+
+def quantize_nncf(ov_model: Any, cs: Any) -> dict[str, Any]:
+    """NNCF PTQ (TRANSFORMER preset) on the OpenVINO model; returns info with the model under ``_model``."""
+    import nncf
+
+    from scoligait_edge.calibration.readers import nncf_dataset
+
+    names = [i.get_any_name() for i in ov_model.inputs]
+    with quiet():
+        q = nncf.quantize(
+            ov_model,
+            nncf_dataset(cs, names),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(cs),
+        )
+    n_fq = sum(1 for op in q.get_ops() if op.get_type_name() == "FakeQuantize")
+    return {
+        "_model": q,
+        "int8": "nncf.quantize(model_type=TRANSFORMER)",
+        "nncf": nncf.__version__,
+        "fake_quantize_ops": n_fq,
+        "calibration_windows": len(cs),
+    }
+
+
+def _versions(with_nncf: bool) -> dict[str, str]:
+    import openvino as ov
+
+    from scoligait_edge.export.onnx_backend import versions
+
+    v = versions() | {"openvino": ov.get_version()}
+    if with_nncf:
+        import nncf
+
+        v["nncf"] = nncf.__version__
+    return v
+
+
+class OpenVINORunner(Runner):
+    """A compiled OpenVINO model on ``device`` (CPU by default)."""
+
+    def __init__(
+        self, path: Path, manifest: dict[str, Any] | None = None, device: str = "CPU", threads: int | None = None
+    ) -> None:
+        super().__init__(manifest)
+        import openvino as ov
+
+        core = ov.Core()
+        cfg: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        hint = _hint(self.precision)
+        if hint and device == "CPU":
+            cfg["INFERENCE_PRECISION_HINT"] = hint
+        if threads:
+            cfg["INFERENCE_NUM_THREADS"] = threads
+        model = core.read_model(str(path))
+        self.compiled = core.compile_model(model, device, cfg)
+        self.request = self.compiled.create_infer_request()
+        self._feeds = [i.get_any_name() for i in self.compiled.inputs]
+        ps = self.compiled.inputs[0].get_partial_shape()
+        self.fixed_batch = ps[0].get_length() if ps[0].is_static else None
+
+    def _run(self, inputs: Inputs) -> Outputs:
+        res = self.request.infer({k: inputs[k] for k in self._feeds})
+        return {n: res[self.compiled.output(n)].copy() for n in OUTPUT_NAMES}
+
+
+def load(bundle_dir: Path, manifest: dict[str, Any], device: str = "CPU", threads: int | None = None) -> OpenVINORunner:
+    return OpenVINORunner(Path(bundle_dir) / manifest["artifact"], manifest, device=device, threads=threads)

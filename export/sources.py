@@ -1,0 +1,84 @@
+"""Where calibration and parity windows come from when the caller gives a path, arrays or nothing.
+
+Nothing given → a small deterministic ScoliGait-Synth dataset is generated once per process in a
+temporary directory (calibration from its *train* split, parity from its *val* split), and the
+manifest says so. Real data: ``--data DIR`` (a dataset directory) or ``--calib CALIB.npz``.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scoligait_edge.errors import CalibrationError, DatasetError
+
+SYNTH_SUBJECTS = 24
+SYNTH_CLIPS = 2
+SYNTH_FRAMES = 160
+SYNTH_SEED = 0
+
+
+def _load_windows(data_dir: Path, split: str) -> Any:
+    try:
+        from scoligait_edge.data.windows import load_windows
+    except ImportError as e:
+        raise DatasetError(f"the window reader is not available ({e})", "pass arrays or a calibration .npz") from None
+    return load_windows(data_dir, split)
+
+
+@functools.lru_cache(maxsize=1)
+def synthetic_dataset_dir() -> Path:
+    """A deterministic small ScoliGait-Synth dataset (generated once per process)."""
+    from scoligait_edge.data.synth import make_dataset
+
+    root = Path(tempfile.mkdtemp(prefix="scoligait-synth-"))
+    return make_dataset(
+        root / "synth", subjects=SYNTH_SUBJECTS, clips_per_subject=SYNTH_CLIPS, frames=SYNTH_FRAMES, seed=SYNTH_SEED
+    )
+
+
+def synthetic_source() -> str:
+    return f"ScoliGait-Synth(subjects={SYNTH_SUBJECTS}, clips={SYNTH_CLIPS}, frames={SYNTH_FRAMES}, seed={SYNTH_SEED})"
+
+
+def resolve_calibration(calib: Any, size: int = 300, seed: int = 0) -> Any:
+    """CalibrationSet from a ``CalibrationSet``, a ``.npz`` file, a dataset directory or ``None`` (synthetic)."""
+    from scoligait_edge.calibration import CalibrationSet, build_calibration_set, from_arrays, load_calibration
+
+    if isinstance(calib, CalibrationSet):
+        return calib
+    if calib is None:
+        ws = _load_windows(synthetic_dataset_dir(), "train")
+        cs = from_arrays(ws, size=size, seed=seed, source=f"{synthetic_source()}:train (no calibration set given)")
+        return cs
+    p = Path(calib)
+    if p.is_dir():
+        return build_calibration_set(p, size=size, seed=seed)
+    if p.suffix == ".npz":
+        return load_calibration(p)
+    raise CalibrationError(f"calibration source {p} is neither a .npz file nor a dataset directory", "pass --calib CALIB.npz")
+
+
+def resolve_heldout(data: Any, seed: int = 0) -> dict[str, Any]:
+    """Parity arrays from a dict, a dataset directory (val split, else test) or ``None`` (synthetic val)."""
+    from scoligait_edge.export.parity import heldout_from_windows
+
+    if isinstance(data, Mapping):
+        return dict(data) | {"source": data.get("source", "given arrays")}
+    if data is None:
+        ws = _load_windows(synthetic_dataset_dir(), "val")
+        return heldout_from_windows(ws, source=f"{synthetic_source()}:val", seed=seed)
+    p = Path(data)
+    last: Exception | None = None
+    for split in ("val", "test"):
+        try:
+            ws = _load_windows(p, split)
+        except DatasetError as e:
+            last = e
+            continue
+        if len(ws.kmap):
+            return heldout_from_windows(ws, source=f"{p.name}:{split}", seed=seed)
+    raise DatasetError(f"no val/test windows in {p} ({last})", "pass a dataset directory with a val or test split")

@@ -1,0 +1,134 @@
+"""Model configuration: one JSON-serialisable dataclass for teacher and student."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoligait_edge.errors import ModelError
+from scoligait_edge.models.contract import N_FEATURES, SIL_H, SIL_W, WINDOW
+
+#: Knowledge-map domains in catalog order (name, size); fixed by the paper (140 + 32 + 66 = 238).
+DOMAIN_SIZES: tuple[tuple[str, int], ...] = (("motion", 140), ("skeleton", 32), ("crosscorr", 66))
+MODALITIES = ("km", "video", "text")
+FUSIONS = ("cat", "cat+attention", "cat+latent")
+ROPES = ("aligned", "unaligned")
+KINDS = ("teacher", "student")
+
+
+@dataclass
+class ModelConfig:
+    """Hyper-parameters of a ScoliGait model (teacher or student).
+
+    ``groups`` splits each knowledge-map domain into contiguous feature groups; a
+    knowledge-map token covers ``km_patch`` frames × one group, so explanations keep
+    feature resolution. ``n_prompts`` is the size of the clinical-prompt table.
+    """
+
+    kind: str = "teacher"
+    modalities: tuple[str, ...] = MODALITIES
+    fusion: str = "cat+latent"
+    rope: str = "aligned"
+    dim: int = 96
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    dropout: float = 0.1
+    km_patch: int = 16
+    groups: tuple[int, int, int] = (10, 4, 6)
+    video_patch: tuple[int, int, int] = (16, 16, 11)  # frames, height, width of a tubelet
+    video_stride: int = 4  # student: keep every n-th frame
+    video_pool: int = 4  # student: average-pool factor per side
+    latents: int = 32
+    latent_heads: int = 4
+    rope_base: float = 1000.0
+    n_prompts: int = 1
+    text_dim: int = 384
+    window: int = WINDOW
+    n_features: int = N_FEATURES
+    sil_hw: tuple[int, int] = (SIL_H, SIL_W)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> ModelConfig:
+        """Raise `ModelError` when a field is out of range or inconsistent."""
+
+        def bad(cause: str) -> ModelError:
+            return ModelError(f"invalid model config: {cause}", "fix the config JSON or use the defaults")
+
+        if self.kind not in KINDS:
+            raise bad(f"kind {self.kind!r} not in {KINDS}")
+        if not self.modalities or any(m not in MODALITIES for m in self.modalities):
+            raise bad(f"modalities {self.modalities!r} must be a non-empty subset of {MODALITIES}")
+        if self.fusion not in FUSIONS:
+            raise bad(f"fusion {self.fusion!r} not in {FUSIONS}")
+        if self.rope not in ROPES:
+            raise bad(f"rope {self.rope!r} not in {ROPES}")
+        if self.window != WINDOW or self.n_features != N_FEATURES or tuple(self.sil_hw) != (SIL_H, SIL_W):
+            raise bad("window/features/silhouette size differ from the I/O contract")
+        if self.dim % self.heads or self.dim % self.latent_heads or (self.dim // self.heads) % 2:
+            raise bad(f"dim {self.dim} must split into an even head width for {self.heads} heads")
+        if self.window % self.km_patch:
+            raise bad(f"km_patch {self.km_patch} must divide the window {self.window}")
+        pt, ph, pw = self.video_patch
+        if self.window % pt or self.sil_hw[0] % ph or self.sil_hw[1] % pw:
+            raise bad(f"video_patch {self.video_patch} must divide {self.window}×{self.sil_hw}")
+        if pt != self.km_patch:
+            raise bad("video_patch frames must equal km_patch so tokens of the same frames align")
+        if len(self.groups) != len(DOMAIN_SIZES) or any(
+            not 1 <= g <= n for g, (_, n) in zip(self.groups, DOMAIN_SIZES, strict=True)
+        ):
+            raise bad(f"groups {self.groups!r} must give 1..size groups for each of the 3 domains")
+        if self.kind == "student" and (
+            pt % self.video_stride or self.sil_hw[0] % self.video_pool or self.sil_hw[1] % self.video_pool
+        ):
+            raise bad("video_stride/video_pool must divide the patch length and silhouette size")
+        if self.depth < 1 or self.latents < 1 or self.n_prompts < 1:
+            raise bad("depth, latents and n_prompts must be ≥ 1")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        """Build from a (possibly partial) dict; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ModelError(
+                f"unknown model config keys: {sorted(unknown)}", f"allowed keys: {', '.join(sorted(names))}"
+            )
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        try:
+            return cls(**kw).validate()
+        except TypeError as e:
+            raise ModelError(f"malformed model config: {e}", "fix the config JSON") from e
+
+
+def teacher_config(**overrides: Any) -> ModelConfig:
+    """The reference teacher: 4-layer KM-ViT + 4-layer video-ViT + MiniLM prompt, latent fusion."""
+    return ModelConfig(kind="teacher", **overrides).validate()
+
+
+def student_config(**overrides: Any) -> ModelConfig:
+    """The reference student: one 2-layer joint encoder over KM, cheap silhouette and prompt tokens."""
+    base: dict[str, Any] = dict(
+        kind="student",
+        dim=64,
+        depth=2,
+        heads=4,
+        mlp_ratio=2.0,
+        dropout=0.0,
+        km_patch=16,
+        groups=(5, 2, 3),
+        video_patch=(16, 16, 11),
+        latents=16,
+        latent_heads=4,
+    )
+    base.update(overrides)
+    return ModelConfig(**base).validate()

@@ -1,0 +1,144 @@
+"""Patch embeddings: knowledge-map (time × feature-group) tokens and silhouette tubelets.
+
+Token order is time-major everywhere (all tokens of time patch 0, then patch 1, …), and each
+embedding reports the frame positions of its tokens so the rotary tables can align modalities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from scoligait_edge.models.config import DOMAIN_SIZES
+
+
+def feature_groups(groups: tuple[int, ...]) -> list[np.ndarray]:
+    """Split each domain into ``groups[i]`` contiguous feature groups; returns global indices."""
+    out, start = [], 0
+    for (_, size), g in zip(DOMAIN_SIZES, groups, strict=True):
+        out.extend(chunk + start for chunk in np.array_split(np.arange(size), g))
+        start += size
+    return out
+
+
+def token_positions(n_time: int, per_time: int, patch: int, aligned: bool) -> Tensor:
+    """Rotary positions of ``n_time × per_time`` time-major tokens.
+
+    Aligned: the centre frame of the token's time patch, shared by every token (of any
+    modality) covering those frames. Unaligned: the token's raster index in its own sequence.
+    """
+    if aligned:
+        centres = torch.arange(n_time, dtype=torch.float32) * patch + (patch - 1) / 2.0
+        return centres.repeat_interleave(per_time)
+    return torch.arange(n_time * per_time, dtype=torch.float32)
+
+
+class KMPatchEmbed(nn.Module):
+    """Knowledge-map tokens: ``patch`` frames × one feature group, one linear map per group.
+
+    ``distribute`` maps per-token relevance back onto the ``[T, F]`` map, splitting each
+    token's share over its frames × features in proportion to ``|x| · ‖W column‖`` (how
+    strongly each input cell drives the token's embedding).
+    """
+
+    def __init__(self, dim: int, window: int, n_features: int, patch: int, groups: tuple[int, ...]) -> None:
+        super().__init__()
+        grp = feature_groups(groups)
+        self.n_groups, self.patch, self.n_time = len(grp), patch, window // patch
+        self.gmax = max(len(g) for g in grp)
+        gather = np.full((self.n_groups, self.gmax), n_features, dtype=np.int64)  # pad → zero column
+        scatter = np.zeros(n_features, dtype=np.int64)
+        group_of = np.zeros(n_features, dtype=np.int64)
+        for i, g in enumerate(grp):
+            gather[i, : len(g)] = g
+            scatter[g] = i * self.gmax + np.arange(len(g))
+            group_of[g] = i
+        valid = (gather < n_features).astype(np.float32)
+        self.register_buffer("gather_idx", torch.from_numpy(gather.reshape(-1)), persistent=False)
+        self.register_buffer("scatter_idx", torch.from_numpy(scatter), persistent=False)
+        self.register_buffer("group_of", torch.from_numpy(group_of), persistent=False)
+        valid_t = torch.from_numpy(np.repeat(valid[:, None, :], patch, axis=1).reshape(self.n_groups, -1))
+        self.register_buffer("valid", valid_t, persistent=False)
+        k = patch * self.gmax
+        self.weight = nn.Parameter(torch.randn(self.n_groups, k, dim) / np.sqrt(k))
+        self.bias = nn.Parameter(torch.zeros(self.n_groups, dim))
+
+    @property
+    def n_tokens(self) -> int:
+        return self.n_time * self.n_groups
+
+    def grouped(self, x: Tensor) -> Tensor:
+        """``[B, T, F] -> [B, T/P, G, P·gmax]`` (zero-padded groups)."""
+        b = x.shape[0]
+        xg = nn.functional.pad(x, (0, 1)).index_select(-1, self.gather_idx)
+        xg = xg.reshape(b, self.n_time, self.patch, self.n_groups, self.gmax).permute(0, 1, 3, 2, 4)
+        return xg.reshape(b, self.n_time, self.n_groups, self.patch * self.gmax)
+
+    def forward(self, x: Tensor) -> Tensor:
+        tok = torch.einsum("btgk,gkd->btgd", self.grouped(x), self.weight) + self.bias
+        return tok.reshape(x.shape[0], self.n_tokens, -1)
+
+    def distribute(self, relevance: Tensor, x: Tensor) -> Tensor:
+        """Token relevance ``[B, T/P·G]`` → cell saliency ``[B, T, F]`` (sums are preserved)."""
+        b = x.shape[0]
+        w = self.grouped(x).abs() * self.weight.norm(dim=-1) + 1e-6 * self.valid
+        w = w / w.sum(dim=-1, keepdim=True)
+        sal = w * relevance.reshape(b, self.n_time, self.n_groups, 1)
+        sal = sal.reshape(b, self.n_time, self.n_groups, self.patch, self.gmax).permute(0, 1, 3, 2, 4)
+        sal = sal.reshape(b, self.n_time * self.patch, self.n_groups * self.gmax)
+        return sal.index_select(-1, self.scatter_idx)
+
+    def positions(self, aligned: bool) -> Tensor:
+        return token_positions(self.n_time, self.n_groups, self.patch, aligned)
+
+
+class TubeletEmbed(nn.Module):
+    """Silhouette tubelets (``pt`` frames × ``ph × pw`` pixels) → tokens, plus a learned spatial embedding."""
+
+    def __init__(self, dim: int, window: int, hw: tuple[int, int], patch: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.pt, self.ph, self.pw = patch
+        self.nt, self.nh, self.nw = window // self.pt, hw[0] // self.ph, hw[1] // self.pw
+        self.proj = nn.Linear(self.pt * self.ph * self.pw, dim)
+        self.spatial = nn.Parameter(torch.zeros(self.nh * self.nw, dim))
+
+    @property
+    def n_tokens(self) -> int:
+        return self.nt * self.nh * self.nw
+
+    def forward(self, v: Tensor) -> Tensor:
+        b = v.shape[0]
+        x = v.reshape(b, self.nt, self.pt, self.nh, self.ph, self.nw, self.pw)
+        x = x.permute(0, 1, 3, 5, 2, 4, 6).reshape(b, self.nt, self.nh * self.nw, -1)
+        return (self.proj(x) + self.spatial).reshape(b, self.n_tokens, -1)
+
+    def positions(self, aligned: bool) -> Tensor:
+        return token_positions(self.nt, self.nh * self.nw, self.pt, aligned)
+
+
+class CheapSilhouetteEmbed(nn.Module):
+    """Student silhouette path: keep every ``stride``-th frame, average-pool ``pool × pool`` pixels,
+    and merge one time patch of pooled frames into a single token (pixel-shuffle-style merging)."""
+
+    def __init__(
+        self, dim: int, window: int, hw: tuple[int, int], patch: int, stride: int, pool: int
+    ) -> None:
+        super().__init__()
+        self.patch, self.stride, self.pool = patch, stride, pool
+        self.nt, self.h, self.w = window // patch, hw[0] // pool, hw[1] // pool
+        self.per = patch // stride
+        self.proj = nn.Linear(self.per * self.h * self.w, dim)
+
+    @property
+    def n_tokens(self) -> int:
+        return self.nt
+
+    def forward(self, v: Tensor) -> Tensor:
+        b = v.shape[0]
+        x = v.reshape(b, self.nt * self.per, self.stride, self.h, self.pool, self.w, self.pool)[:, :, 0]
+        x = x.mean(dim=(3, 5)).reshape(b, self.nt, self.per * self.h * self.w)
+        return self.proj(x)
+
+    def positions(self, aligned: bool) -> Tensor:
+        return token_positions(self.nt, 1, self.patch, aligned)

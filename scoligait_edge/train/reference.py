@@ -1,0 +1,105 @@
+"""Reproduce the shipped reference checkpoints: ``python -m scoligait_edge.train.reference``.
+
+Generates ScoliGait-Synth with a fixed seed, trains the teacher, distils the student,
+evaluates both (clip level, threshold from val) and writes into ``--out`` (default: the
+package's ``assets/models``): ``teacher.pt/.json``, ``student.pt/.json``,
+``teacher_eval.json``, ``student_eval.json`` (with the distillation gaps and FLOP ratio).
+Single-threaded by default so the run is deterministic on one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+#: The fixed recipe of the shipped checkpoints.
+DATA = {"subjects": 160, "clips_per_subject": 3, "frames": 192, "seed": 2026}
+TEACHER = {"model": {}, "train": {"epochs": 12, "batch_size": 32, "lr": 1e-3, "patience": 4, "seed": 0}}
+STUDENT = {"train": {"epochs": 30, "batch_size": 32, "lr": 2e-3, "patience": 6, "seed": 0}}
+
+
+def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[str, Any]:
+    import torch
+
+    from scoligait_edge.data.synth import make_dataset
+    from scoligait_edge.fileio import atomic_write_text
+    from scoligait_edge.models import count_flops
+    from scoligait_edge.train.distill import distill, distillation_gaps
+    from scoligait_edge.train.evaluate import evaluate
+    from scoligait_edge.train.teacher import train_teacher
+
+    torch.set_num_threads(threads)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    if data_dir is None:
+        tmp = Path(tempfile.mkdtemp(prefix="scoligait-ref-"))
+        data_dir = tmp / "synth"
+    try:
+        if not (data_dir / "index.csv").exists():
+            make_dataset(data_dir, **DATA)
+        t0 = time.time()
+        teacher_cfg = {"model": TEACHER["model"], "train": {**TEACHER["train"], "threads": threads}}
+        teacher, _ = train_teacher(data_dir, teacher_cfg, out / "teacher.pt", force=force)
+        t1 = time.time()
+        student_cfg = {"train": {**STUDENT["train"], "threads": threads}}
+        student, _ = distill(teacher, data_dir, out / "student.pt", student_cfg, force=force)
+        t2 = time.time()
+        te, se = evaluate(teacher, data_dir, "test"), evaluate(student, data_dir, "test")
+        gaps = distillation_gaps(teacher, student, data_dir, "test")
+        flops_t, flops_s = count_flops(teacher), count_flops(student)
+        recipe = {
+            "data": DATA,
+            "teacher": TEACHER,
+            "student": STUDENT,
+            "threads": threads,
+            "command": "python -m scoligait_edge.train.reference",
+        }
+        te.update(
+            recipe=recipe,
+            flops=flops_t,
+            params=teacher.n_params(),
+            train_seconds=round(t1 - t0, 1),
+            val_metrics=evaluate(teacher, data_dir, "val"),
+        )
+        se.update(
+            recipe=recipe,
+            flops=flops_s,
+            params=student.n_params(),
+            train_seconds=round(t2 - t1, 1),
+            flop_ratio=flops_t / flops_s,
+            distillation=gaps,
+            val_metrics=evaluate(student, data_dir, "val"),
+        )
+        atomic_write_text(out / "teacher_eval.json", json.dumps(te, indent=2) + "\n", force=True)
+        atomic_write_text(out / "student_eval.json", json.dumps(se, indent=2) + "\n", force=True)
+        return {"teacher": te, "student": se}
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from scoligait_edge.models.checkpoint import ASSET_DIR
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ASSET_DIR, help="output directory")
+    ap.add_argument("--data", type=Path, default=None, help="reuse/generate the dataset here")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--force", action="store_true", help="replace existing checkpoints")
+    a = ap.parse_args(argv)
+    res = build(a.out, a.data, a.threads, a.force)
+    for name, m in res.items():
+        print(
+            f"{name}: AUC {m['auc']:.3f}  Acc {m['accuracy']:.3f}  "
+            f"F1 {m['macro_f1']:.3f}  MAE {m['cobb_mae']:.2f}"
+        )
+    print(json.dumps(res["student"]["distillation"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

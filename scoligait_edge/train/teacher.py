@@ -1,0 +1,112 @@
+"""Teacher training: ``train_teacher(data, config, out)``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from scoligait_edge.errors import DatasetError, ModelError
+from scoligait_edge.fileio import check_can_write
+from scoligait_edge.models import ModelConfig, Teacher, save_model, teacher_config
+from scoligait_edge.train.batches import Batch, DataSource, get_windows, norm_stats
+from scoligait_edge.train.evaluate import choose_threshold, clip_level, predict_windows
+from scoligait_edge.train.loop import TrainConfig, fit
+
+
+def read_config_file(path: str | os.PathLike | None) -> dict[str, Any]:
+    """Parse a ``--config`` JSON: ``{"model": {...ModelConfig fields}, "train": {...TrainConfig fields}}``."""
+    if path is None:
+        return {}
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ModelError(f"config {p} not found", "check the --config path") from e
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"config {p} is not valid JSON ({e})", "fix the file") from e
+    if not isinstance(doc, dict) or set(doc) - {"model", "train"}:
+        raise ModelError(f"config {p} must be an object with keys 'model' and/or 'train'", "fix the file")
+    return doc
+
+
+def prompt_setup(
+    ws: Any, n_prompts: int | None, text_table: np.ndarray | None
+) -> tuple[int, np.ndarray | None]:
+    """Resolve the prompt count (MiniLM table when ``text_table`` is None); check ``prompt_id`` fits."""
+    if text_table is None:
+        from scoligait_edge.models.text import minilm_table
+
+        text_table = minilm_table()
+    n = int(n_prompts or len(text_table))
+    hi = int(np.max(ws.prompt_id)) if len(ws.prompt_id) else 0
+    if hi >= n:
+        raise DatasetError(
+            f"prompt_id {hi} is outside the {n}-prompt table",
+            "regenerate the dataset with this toolkit version",
+        )
+    return n, text_table
+
+
+def supervised_loss(model: torch.nn.Module, cobb_weight: float) -> Any:
+    """BCE on the referral logit + ``cobb_weight`` × smooth-L1 on the standardised Cobb angle."""
+
+    def loss_fn(b: Batch, training: bool) -> tuple[torch.Tensor, dict[str, float]]:
+        out = model(b.kmap, b.silhouette, b.prompt_id)
+        bce = F.binary_cross_entropy_with_logits(out["referral_logit"], b.label)
+        std = model.cobb_std
+        reg = F.smooth_l1_loss((out["cobb_angle"] - model.cobb_mean) / std, (b.cobb - model.cobb_mean) / std)
+        return bce + cobb_weight * reg, {"bce": bce.item(), "cobb": reg.item()}
+
+    return loss_fn
+
+
+def train_teacher(
+    data: DataSource,
+    config: dict[str, Any] | None = None,
+    out: str | os.PathLike | None = None,
+    *,
+    text_table: np.ndarray | None = None,
+    force: bool = False,
+    quiet: bool = False,
+) -> tuple[Teacher, dict[str, Any]]:
+    """Train a teacher on the train split, early-stop on val, pick the threshold on val, save to ``out``.
+
+    ``config`` = ``{"model": {...}, "train": {...}}`` overrides; ``text_table`` (MiniLM prompt
+    embeddings) defaults to running MiniLM over `scoligait_edge.data.text.PROMPTS`.
+    """
+    config = config or {}
+    if out is not None:
+        check_can_write(out, force)
+    tcfg = TrainConfig.from_dict(dict(config.get("train", {})))
+    torch.set_num_threads(tcfg.threads)
+    train_ws, val_ws = get_windows(data, "train"), get_windows(data, "val")
+    mcfg_d = dict(config.get("model", {}))
+    n_prompts, table = prompt_setup(train_ws, mcfg_d.pop("n_prompts", None), text_table)
+    mcfg: ModelConfig = teacher_config(**mcfg_d, n_prompts=n_prompts)
+    torch.manual_seed(tcfg.seed)
+    model = Teacher(mcfg)
+    if model.use_text and table is not None:
+        model.set_text_table(torch.as_tensor(table))
+    model.set_normalization(*norm_stats(train_ws))
+    history = fit(
+        model,
+        list(model.parameters()),
+        train_ws,
+        val_ws,
+        supervised_loss(model, tcfg.cobb_weight),
+        tcfg,
+        desc="teacher",
+        quiet=quiet,
+    )
+    vc = clip_level(val_ws, predict_windows(model, val_ws))
+    model.threshold.fill_(choose_threshold(vc["label"], vc["prob"]))
+    info = {"history": history, "train": tcfg.__dict__, "n_train_windows": len(train_ws.labels)}
+    if out is not None:
+        save_model(model, out, force=force, meta=info)
+    return model, info

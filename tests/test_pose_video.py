@@ -1,0 +1,470 @@
+"""Pose from video: model bundle assembly, mapping, resampling, tracking, silhouettes, errors, CLI.
+
+Videos are rendered here with OpenCV: a cartoon walker (head with eyes, torso, swinging
+arms and legs) that MediaPipe's pose landmarker detects at its default thresholds, so
+positions can be checked against what was drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scoligait_edge.errors import InputFileError, ModelError, PoseError
+from scoligait_edge.pose import load_clip
+from scoligait_edge.pose.assets import MODEL_SOURCES, pose_bundle, pose_dir, setup_assets
+from scoligait_edge.pose.coco import MEDIAPIPE_TO_COCO
+from scoligait_edge.pose.video import (
+    REACQUIRE_AFTER,
+    PersonTracker,
+    extract_pose,
+    parse_roi,
+    resample_nearest,
+    resample_pose,
+    resample_times,
+    silhouette_64x44,
+    to_coco,
+)
+
+SHOULDER_Y, HIP_Y, SHOULDER_DX, HIP_DX = 105, 185, 30, 14  # where the walker's joints are drawn
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def draw_walker(img: np.ndarray, t: int, cx: float, top: float, scale: float = 1.0) -> None:
+    """Draw a front-facing cartoon walker whose shoulders are at (cx ± 30s, top + 105s)."""
+    import cv2
+
+    ph = 2 * math.pi * t / 12
+
+    def p(x: float, y: float) -> tuple[int, int]:
+        return round(cx + x * scale), round(top + y * scale)
+
+    def w(px: float) -> int:
+        return max(1, int(px * scale))
+
+    skin, shirt, pants = (150, 180, 225), (60, 60, 170), (90, 60, 40)
+    for side, sgn in ((-1, 1), (1, -1)):
+        a = 0.35 * math.sin(ph) * sgn
+        hx, kx, ky = side * HIP_DX, side * HIP_DX + 45 * math.sin(a), HIP_Y + 45
+        ax, ay = kx + 45 * math.sin(a * 0.6), ky + 45
+        cv2.line(img, p(hx, HIP_Y), p(kx, ky), pants, w(16))
+        cv2.line(img, p(kx, ky), p(ax, ay), pants, w(14))
+        cv2.ellipse(img, p(ax + 6, ay + 4), (w(12), w(6)), 0, 0, 360, (30, 30, 30), -1)
+    cv2.ellipse(img, p(0, (SHOULDER_Y + HIP_Y) / 2 - 2), (w(30), w(48)), 0, 0, 360, shirt, -1)
+    for side, sgn in ((-1, -1), (1, 1)):
+        a = 0.35 * math.sin(ph) * sgn
+        sx, ex, ey = side * SHOULDER_DX, side * SHOULDER_DX + 40 * math.sin(a), SHOULDER_Y + 35
+        wx, wy = ex + 35 * math.sin(a * 1.2), ey + 35
+        cv2.line(img, p(sx, SHOULDER_Y), p(ex, ey), shirt, w(12))
+        cv2.line(img, p(ex, ey), p(wx, wy), skin, w(10))
+    cv2.line(img, p(0, 88), p(0, 104), skin, w(12))
+    cv2.circle(img, p(0, 65), w(22), skin, -1)
+    for dx in (-8, 8):
+        cv2.circle(img, p(dx, 62), w(3), (40, 40, 40), -1)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float, fourcc: str = "MJPG") -> Path:
+    import cv2
+
+    h, w = frames[0].shape[:2] if frames else (120, 160)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    assert writer.isOpened(), f"OpenCV cannot write {fourcc}"
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
+def blank(w: int = 320, h: int = 320) -> np.ndarray:
+    return np.full((h, w, 3), (200, 190, 170), np.uint8)
+
+
+def walker_video(path: Path, n: int = 24, fps: float = 10, fourcc: str = "MJPG", present=None) -> Path:
+    frames = []
+    for t in range(n):
+        img = blank()
+        if present is None or present(t):
+            draw_walker(img, t, 160, 0)
+        frames.append(img)
+    return write_video(path, frames, fps, fourcc)
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    try:
+        return pose_bundle()
+    except ModelError as e:
+        pytest.skip(f"pose model bundle not set up ({e}); run `scoligait-edge setup-assets`")
+
+
+@pytest.fixture(scope="module")
+def walker_avi(tmp_path_factory, bundle) -> Path:
+    return walker_video(tmp_path_factory.mktemp("vid") / "walker.avi")
+
+
+@pytest.fixture(scope="module")
+def walker_clips(walker_avi):
+    return extract_pose(walker_avi, progress=False)
+
+
+# ----------------------------------------------------------------------------- bundle assembly
+
+
+def _fake_wheel(path: Path, tamper: bool = False) -> Path:
+    src = pose_dir() / "src"
+    with zipfile.ZipFile(path, "w") as zf:
+        for s in MODEL_SOURCES:
+            data = (src / Path(s.wheel_path).name).read_bytes()
+            if tamper:
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            zf.writestr(s.wheel_path, data)
+    return path
+
+
+def test_bundle_assembles_offline_reproducibly_and_is_idempotent(tmp_path, bundle):
+    from scoligait_edge.fileio import sha256_file
+    from scoligait_edge.pose.tflite_metadata import read_normalization
+
+    wheel = _fake_wheel(tmp_path / "mediapipe-0.10.21-fake.whl")
+    messages: list[str] = []
+    built = setup_assets(tmp_path / "cache", wheel=wheel, status=messages.append)
+    assert sha256_file(built) == sha256_file(bundle)  # same bytes as the project's own set-up
+    with zipfile.ZipFile(built) as zf:
+        norms = {n: read_normalization(zf.read(n)) for n in zf.namelist()}
+        offsets = [zf.getinfo(n).header_offset for n in zf.namelist()]
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
+    assert norms == {"pose_detector.tflite": (127.5, 127.5), "pose_landmarks_detector.tflite": (0.0, 255.0)}
+    assert len(offsets) == 2
+    mtime = built.stat().st_mtime_ns
+    again = setup_assets(tmp_path / "cache", status=messages.append)  # no wheel needed any more
+    assert again == built and built.stat().st_mtime_ns == mtime
+    assert "ready" in messages[-1]
+    built.unlink()  # sources are cached: re-assembly is offline and gives the same bytes
+    assert sha256_file(setup_assets(tmp_path / "cache")) == sha256_file(bundle)
+
+
+def test_tampered_model_or_bundle_is_refused(tmp_path, bundle):
+    with pytest.raises(ModelError, match="sha256"):
+        setup_assets(tmp_path / "c1", wheel=_fake_wheel(tmp_path / "bad.whl", tamper=True))
+    with pytest.raises(ModelError, match="setup-assets"):
+        pose_bundle(tmp_path / "c1")
+    built = setup_assets(tmp_path / "c2", wheel=_fake_wheel(tmp_path / "good.whl"))
+    data = bytearray(built.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    built.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match"):
+        pose_bundle(tmp_path / "c2")
+
+
+def test_missing_bundle_names_the_set_up_command(tmp_path, monkeypatch, walker_avi):
+    monkeypatch.setenv("SCOLIGAIT_CACHE", str(tmp_path / "empty"))
+    with pytest.raises(ModelError, match=r"scoligait-edge setup-assets.*make setup"):
+        extract_pose(walker_avi, progress=False)
+
+
+def test_metadata_writer_replaces_existing_metadata(bundle):
+    from mediapipe.tasks.metadata import schema_py_generated as tfl
+
+    from scoligait_edge.pose.tflite_metadata import read_normalization, with_image_metadata
+
+    detector = (pose_dir() / "src" / "pose_detection.tflite").read_bytes()  # ships a metadata entry
+    out = with_image_metadata(detector, name="d", mean=1.0, std=2.0)
+    assert read_normalization(out) == (1.0, 2.0)
+    model = tfl.Model.GetRootAs(out, 0)
+    names = [model.Metadata(i).Name() for i in range(model.MetadataLength())]
+    assert names.count(b"TFLITE_METADATA") == 1 and b"min_runtime_version" in names
+
+
+# ----------------------------------------------------------------------------- pure functions
+
+
+def test_mediapipe_to_coco_mapping_keeps_sides():
+    mp33 = np.stack([np.arange(33), np.arange(33) + 100, np.full(33, 0.5)], axis=1).astype(np.float32)
+    coco, extra = to_coco(mp33)
+    assert coco[:, 0].tolist() == list(MEDIAPIPE_TO_COCO)
+    assert coco[5, 0] == 11 and coco[6, 0] == 12  # left/right shoulder = MediaPipe 11/12
+    assert coco[15, 0] == 27 and coco[16, 0] == 28  # left/right ankle = MediaPipe 27/28
+    assert extra[:, 0].tolist() == [29, 30, 31, 32]
+
+
+def test_resampling_10fps_to_30hz_is_linear_and_respects_gaps():
+    times = np.arange(5) / 10.0
+    values = np.zeros((5, 2, 3), np.float32)
+    values[:, :, 0] = np.arange(5)[:, None] * 3.0
+    values[:, :, 2] = 0.9
+    values[2, 1] = (np.nan, np.nan, 0.0)
+    target = resample_times(5, 10.0)
+    assert len(target) == 13  # (5 - 1) * 3 + 1
+    out = resample_pose(times, values, target)
+    np.testing.assert_allclose(out[:, 0, 0], np.arange(13), atol=1e-5)
+    assert np.isnan(out[4:9, 1, 0]).all() and (out[4:9, 1, 2] == 0).all()  # around the missing sample
+    assert np.isfinite(out[[0, 3, 9, 12], 1, 0]).all()
+    assert len(resample_times(31, 15.0)) == 61 and len(resample_times(60, 60.0)) == 30
+    masks = np.arange(5)[:, None, None] * np.ones((1, 2, 2))
+    assert resample_nearest(times, masks, target)[:, 0, 0].tolist() == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4]
+
+
+def test_silhouette_is_cropped_centred_64x44():
+    import cv2
+
+    mask = np.zeros((300, 400), np.float32)
+    cv2.ellipse(mask, (300, 150), (20, 100), 0, 0, 360, 1.0, -1)  # tall thin person, off-centre
+    sil = silhouette_64x44(mask)
+    assert sil.shape == (64, 44) and sil.dtype == np.uint8
+    rows = np.flatnonzero(sil.any(axis=1))
+    cols = np.flatnonzero(sil.any(axis=0))
+    assert rows[0] <= 1 and rows[-1] >= 62  # full height
+    assert abs((cols[0] + cols[-1]) / 2 - 21.5) <= 1.5  # centred
+    assert silhouette_64x44(None).sum() == 0 and silhouette_64x44(np.zeros((10, 10))).sum() == 0
+
+
+def test_tracker_ignores_a_bigger_bystander_and_reports_jumps():
+    tr = PersonTracker()
+    walker = [(100 + 3 * t, 100, 140 + 3 * t, 220) for t in range(30)]
+    bystander = (400, 50, 500, 300)  # larger, far away
+    for t in range(10):
+        assert tr.choose([walker[t]], t, t / 10) == 0
+    for t in range(10, 20):
+        assert tr.choose([bystander, walker[t]], t, t / 10) == 1
+    assert tr.jumps == []
+    picks = [tr.choose([bystander], t, t / 10) for t in range(20, 20 + REACQUIRE_AFTER + 1)]
+    assert picks[:-1] == [None] * REACQUIRE_AFTER and picks[-1] == 0
+    assert len(tr.jumps) == 1 and tr.jumps[0].source_frame == 20 + REACQUIRE_AFTER
+
+
+@pytest.mark.parametrize(
+    ("text", "match"), [("1,2,3", "not x,y,w,h"), ("a,b,c,d", "not x,y,w,h"), ("0,0,0,10", "empty size")]
+)
+def test_bad_roi_is_a_typed_error(text, match):
+    with pytest.raises(InputFileError, match=match):
+        parse_roi(text)
+    assert parse_roi("10, 20, 30, 40") == (10, 20, 30, 40)
+
+
+# ----------------------------------------------------------------------------- rendered videos
+
+
+def test_rendered_walker_round_trip(walker_clips, walker_avi, tmp_path):
+    from scoligait_edge.pose import save_clip
+
+    assert len(walker_clips) == 1
+    clip = walker_clips[0]
+    m = clip.metadata
+    assert len(clip) == (24 - 1) * 3 + 1 and clip.fps == 30.0  # 10 fps → 30 Hz
+    assert m["source_fps"] == 10 and m["source_frames"] == 24 and m["detection_rate"] >= 0.9
+    assert m["model"]["variant"] == "full" and len(m["model"]["bundle_sha256"]) == 64
+    assert m["thresholds"]["min_detection_confidence"] == 0.5 and m["track_jumps"] == []
+    # Joints land where they were drawn (front-facing: the person's left is on the image right).
+    sh, hips = np.nanmedian(clip.pose[:, 5:7, :2], axis=0), np.nanmedian(clip.pose[:, 11:13, :2], axis=0)
+    np.testing.assert_allclose(sh[:, 0], [160 + SHOULDER_DX, 160 - SHOULDER_DX], atol=12)
+    np.testing.assert_allclose(sh[:, 1], [SHOULDER_Y, SHOULDER_Y], atol=12)
+    assert (hips[:, 1] > sh[:, 1] + 40).all() and hips[0, 0] > hips[1, 0]
+    assert ((clip.pose[..., 2] >= 0) & (clip.pose[..., 2] <= 1)).all()
+    assert clip.extra.shape == (len(clip), 4, 3)
+    assert (
+        clip.silhouettes.shape == (len(clip), 64, 44)
+        and (clip.silhouettes.reshape(len(clip), -1).max(1) == 255).all()
+    )
+    back = load_clip(save_clip(tmp_path / "w.npz", clip))
+    np.testing.assert_array_equal(back.pose, clip.pose)
+    assert back.metadata["source"] == str(walker_avi.resolve())
+
+
+def test_other_fps_and_codec_resample_to_30hz(tmp_path, bundle):
+    clips = extract_pose(walker_video(tmp_path / "w15.mp4", n=16, fps=15, fourcc="mp4v"), progress=False)
+    assert len(clips) == 1 and len(clips[0]) == (16 - 1) * 2 + 1  # 15 fps → 30 Hz
+    assert clips[0].metadata["source_fps"] == 15 and clips[0].metadata["detection_rate"] >= 0.9
+
+
+def test_every_skips_frames(walker_avi, walker_clips):
+    clips = extract_pose(walker_avi, every=3, progress=False)
+    m = clips[0].metadata
+    assert m["processed_frames"] == 8 and m["every"] == 3  # frames 0, 3, …, 21
+    assert len(clips[0]) == 21 * 3 + 1
+    full = walker_clips[0].pose[: len(clips[0])]
+    assert (
+        np.nanmedian(np.abs(clips[0].pose[::9, 5:7, :2] - full[::9, 5:7, :2])) < 3.0
+    )  # sampled frames agree
+
+
+def test_roi_restricts_the_search_and_keeps_frame_coordinates(tmp_path, bundle):
+    frames = []
+    for t in range(12):
+        img = blank(560, 320)
+        draw_walker(img, t, 400, 0)
+        frames.append(img)
+    video = write_video(tmp_path / "wide.avi", frames, 10)
+    clip = extract_pose(video, roi=(240, 0, 320, 320), progress=False)[0]
+    assert clip.metadata["roi"] == [240, 0, 320, 320]
+    np.testing.assert_allclose(np.nanmedian(clip.pose[:, 5:7, 0], axis=0), [430, 370], atol=12)
+    with pytest.raises(PoseError, match="no person detected"):
+        extract_pose(video, roi=(0, 0, 240, 320), progress=False)
+
+
+def test_bystander_does_not_steal_the_track_and_long_loss_splits(tmp_path, bundle):
+    frames = []
+    for t in range(24):
+        img = blank(480, 320)
+        if t < 14:
+            draw_walker(img, t, 120 + 2 * t, 0)
+        if t >= 6:
+            draw_walker(img, t, 370, 40, scale=0.85)
+        frames.append(img)
+    clips = extract_pose(write_video(tmp_path / "two.avi", frames, 10), progress=False)
+    first = clips[0]
+    assert first.metadata["track_jumps"] == []
+    assert np.nanmax(first.pose[:, 5:7, 0]) < 260  # stayed on the walker while the bystander was there
+    assert len(clips) == 2 and "person lost" in clips[1].metadata["split_reason"]
+    jumps = clips[1].metadata["track_jumps"]
+    assert len(jumps) == 1 and "switched" in jumps[0]["reason"]
+    assert np.nanmin(clips[1].pose[:, 5:7, 0]) > 300
+
+
+def test_pose_stream_yields_30hz_frames_matching_the_offline_clip(walker_avi, walker_clips):
+    from scoligait_edge.pose.stream import PoseStream
+
+    ps = PoseStream(walker_avi)
+    frames = list(ps)
+    assert (
+        len(frames) == len(walker_clips[0]) and frames[0].shape == (17, 3) and frames[0].dtype == np.float32
+    )
+    stacked = np.stack(frames)
+    ok = np.isfinite(stacked[..., 0])
+    np.testing.assert_allclose(stacked[ok], walker_clips[0].pose[ok], atol=1e-4)
+    assert ps.detection_rate == walker_clips[0].metadata["detection_rate"]
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _corrupt_variants(tmp_path: Path, good_avi: Path) -> dict[str, tuple[Path, str]]:
+    data = good_avi.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    codec = bytearray(data)
+    for tag in (b"MJPG", b"mjpg"):
+        codec = bytearray(bytes(codec).replace(tag, b"ZQZQ"))
+    bad_codec = tmp_path / "codec.avi"
+    bad_codec.write_bytes(bytes(codec))
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(0).bytes(4000))
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    cut_mp4 = tmp_path / "cut.mp4"
+    cut_mp4.write_bytes(walker_video(tmp_path / "ok.mp4", n=6, fourcc="mp4v").read_bytes()[:3000])
+    return {
+        "missing": (tmp_path / "nope.avi", "no such video file"),
+        "truncated avi": (cut, "truncated"),
+        "truncated mp4": (cut_mp4, "could not be opened"),
+        "unsupported codec": (bad_codec, "unsupported codec 'ZQZQ'"),
+        "not a video": (garbage, "not a video"),
+        "empty": (empty, "empty file"),
+        "zero frames": (write_video(tmp_path / "zero.avi", [], 10), "zero frames"),
+        "directory": (tmp_path, "not a file"),
+    }
+
+
+def test_bad_videos_raise_one_line_errors_naming_the_file(tmp_path, walker_avi, bundle):
+    for label, (path, match) in _corrupt_variants(tmp_path, walker_avi).items():
+        with pytest.raises(InputFileError, match=match) as e:
+            extract_pose(path, progress=False)
+        assert str(path) in str(e.value) and "\n" not in str(e.value), label
+
+
+def test_blank_video_has_no_person(tmp_path, bundle):
+    video = write_video(tmp_path / "blank.avi", [blank() for _ in range(10)], 10)
+    with pytest.raises(PoseError, match=r"blank\.avi: no person detected in 10 processed frames"):
+        extract_pose(video, progress=False)
+
+
+def cli(*args: str) -> int:
+    from scoligait_edge.cli import main
+
+    try:
+        main(list(args))
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def test_cli_writes_atomically_and_refuses_to_overwrite(tmp_path, walker_avi, capsys):
+    out = tmp_path / "clip.npz"
+    assert cli("pose", str(walker_avi), "--out", str(out), "--every", "2") == 0
+    assert load_clip(out).metadata["every"] == 2
+    assert "wrote" in capsys.readouterr().out
+    before = out.read_bytes()
+    assert cli("pose", str(walker_avi), "--out", str(out)) == 1
+    assert "--force" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert cli("pose", str(walker_avi), "--out", str(out), "--force") == 0
+    assert load_clip(out).metadata["every"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.npz"]  # no temporary left behind
+
+
+def test_cli_failure_is_one_line_without_traceback_and_writes_nothing(tmp_path, bundle):
+    blank_avi = write_video(tmp_path / "blank.avi", [blank() for _ in range(5)], 10)
+    for video in (tmp_path / "missing.avi", blank_avi):
+        out = tmp_path / "out.npz"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from scoligait_edge.cli import main; main()",
+                "pose",
+                str(video),
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert len(lines) == 1 and video.name in lines[0]
+        assert not out.exists()
+
+
+def test_setup_assets_cli_is_idempotent_and_offline_once_cached(tmp_path, monkeypatch, bundle, capsys):
+    import shutil
+
+    from scoligait_edge.pose import assets
+
+    cache = tmp_path / "cache"
+    shutil.copytree(pose_dir() / "src", cache / "pose" / "src")
+    monkeypatch.setenv("SCOLIGAIT_CACHE", str(cache))
+
+    def no_network(*_a, **_k):
+        raise AssertionError("setup-assets must not download when the official files are cached")
+
+    monkeypatch.setattr(assets, "_download_wheel", no_network)
+    assert cli("setup-assets") == 0
+    built = cache / "pose" / "pose_landmarker_full.task"
+    mtime = built.stat().st_mtime_ns
+    assert cli("setup-assets") == 0 and built.stat().st_mtime_ns == mtime
+    assert "pose model bundle ready" in capsys.readouterr().err
+    assert cli("setup-assets", "--wheel", str(tmp_path / "missing.whl"), "--force") == 0  # cached files win
+    shutil.rmtree(cache / "pose" / "src")
+    assert cli("setup-assets", "--wheel", str(tmp_path / "missing.whl"), "--force") == 1
+    assert "missing.whl: no such wheel file" in capsys.readouterr().err
+
+
+def test_cli_stream_prints_a_summary(walker_avi, capsys):
+    assert cli("pose", str(walker_avi), "--stream") == 0
+    out = capsys.readouterr().out
+    assert f"streamed {(24 - 1) * 3 + 1} frames at 30 Hz" in out and "detection rate 100.0%" in out
+
+
+def test_missing_camera_is_a_typed_error(bundle):
+    from scoligait_edge.pose.stream import PoseStream
+
+    with pytest.raises(InputFileError, match="camera 57: could not be opened"):
+        next(iter(PoseStream(57)))
