@@ -86,6 +86,9 @@ def test_bench_pose_per_frame(benchmark, bundle, vtest_frames, roi):
     assert results is not None
     stats = _percentiles(benchmark)
     benchmark.extra_info.update(stats, detected_fraction_last20=float(np.mean(detected)))
+    if stats:
+        label = "roi" if roi else "full frame"
+        print(f"\npose per frame ({label}): median {stats['median_ms']:.1f} ms, p90 {stats['p90_ms']:.1f} ms")
     if roi is not None and stats:
         _results["pose_median_ms"] = stats["median_ms"]
 

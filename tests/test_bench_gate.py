@@ -59,8 +59,13 @@ def student():
 
 
 @pytest.fixture(scope="module")
-def ev() -> EvalSet:
-    return synth_eval_set(subjects=48)
+def ev(student) -> EvalSet:
+    e = synth_eval_set(subjects=32)
+    # These tests are about the gate, not the prompt contract: keep ids inside the student's table.
+    n_prompts = getattr(getattr(student, "cfg", None), "n_prompts", None)
+    if n_prompts:
+        e.inputs["prompt_id"] = np.minimum(e.inputs["prompt_id"], n_prompts - 1)
+    return e
 
 
 def candidate_cases(student, wrap=None, model=None) -> list[Case]:

@@ -463,6 +463,18 @@ def test_cli_stream_prints_a_summary(walker_avi, capsys):
     assert f"streamed {(24 - 1) * 3 + 1} frames at 30 Hz" in out and "detection rate 100.0%" in out
 
 
+def test_cli_stream_feeds_the_streaming_knowledge_map(tmp_path, bundle, capsys):
+    pytest.importorskip("scoligait_edge.kmap", reason="streaming knowledge map not available")
+    video = walker_video(tmp_path / "long.avi", n=40)  # 117 frames at 30 Hz: windows at 96 and 112
+    assert cli("pose", str(video), "--stream") == 0
+    out = capsys.readouterr().out
+    assert (
+        "window 1: ends at 3.20 s, shape (96, 238)" in out
+        and "window 2:" in out
+        and "2 knowledge-map windows" in out
+    )
+
+
 def test_missing_camera_is_a_typed_error(bundle):
     from scoligait_edge.pose.stream import PoseStream
 

@@ -12,6 +12,7 @@ Schema (``schema_version`` 1)::
       "reference": {"name": ..., "description": ..., "latency": {"1": {...}, "2": {...}}},
       "peak": {"1": {"flop_per_s": ...}, "2": {...}},
       "flops": {"student": int, "teacher": int},
+      "goals": [{"row", "speedup_vs_teacher", "speedup_vs_fp32", "agreement", "*_ok"}, ...],
       "rows": [Row.to_dict(), ...]
     }
 
@@ -88,6 +89,7 @@ class BenchRun:
     reference: dict[str, Any] = field(default_factory=dict)
     peak: dict[str, dict[str, float]] = field(default_factory=dict)
     flops: dict[str, int] = field(default_factory=dict)
+    goals: list[dict[str, Any]] = field(default_factory=list)
     load_average: list[float] | None = None
     created_utc: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     toolkit_version: str = ""
@@ -114,6 +116,7 @@ class BenchRun:
                 "reference": self.reference,
                 "peak": self.peak,
                 "flops": self.flops,
+                "goals": self.goals,
                 "rows": [r.to_dict() for r in self.rows],
             }
         )
@@ -142,6 +145,7 @@ class BenchRun:
             reference=d.get("reference", {}),
             peak=d.get("peak", {}),
             flops=d.get("flops", {}),
+            goals=d.get("goals", []),
             load_average=d.get("load_average"),
             created_utc=d.get("created_utc", ""),
             toolkit_version=d.get("toolkit_version", ""),

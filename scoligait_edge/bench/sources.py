@@ -254,48 +254,55 @@ def model_cases(
 SYNTH_EVAL_SEED = 9001  #: subjects no shipped model was trained on
 
 
-def eval_set(data_dir: Path | None = None, seed: int = 0) -> EvalSet:
-    """Held-out windows for parity: ``data_dir``'s val/test split, else the synthetic val split.
-
-    Without a window reader (or data), falls back to ``synth_eval_set``.
-    """
-    from scoligait_edge.errors import DatasetError
-    from scoligait_edge.export.sources import resolve_heldout
-
-    try:
-        held = resolve_heldout(data_dir, seed=seed)
-    except DatasetError:
-        if data_dir is not None:
-            raise
+def eval_set(data_dir: Path | None = None, max_windows: int = 256, seed: int = 0) -> EvalSet:
+    """Held-out windows for parity: ``data_dir``'s test split (else val), or ``synth_eval_set()``."""
+    if data_dir is None:
         return synth_eval_set()
-    inputs = {k: np.ascontiguousarray(held[k]) for k in ("kmap", "silhouette", "prompt_id")}
-    labels = held.get("labels")
+    from scoligait_edge.data.windows import load_windows
+    from scoligait_edge.errors import DatasetError
+
+    for split in ("test", "val"):
+        ws = load_windows(Path(data_dir), split)
+        if len(ws):
+            break
+    else:
+        raise DatasetError(
+            f"{data_dir} has no test or val windows", "pass a dataset with a test split (--data DIR)"
+        )
+    n = len(ws)
+    idx = (
+        np.arange(n)
+        if n <= max_windows
+        else np.sort(np.random.default_rng(seed).permutation(n)[:max_windows])
+    )
+    inputs = {k: np.ascontiguousarray(v) for k, v in ws.batch(idx).items()}
+    labels = np.asarray(ws.label)[idx].astype(np.int64)
     return EvalSet(
-        inputs=inputs, labels=None if labels is None else np.asarray(labels), source=held["source"]
+        inputs=inputs, labels=labels, source=f"{Path(data_dir).name}:{split} ({len(idx)} of {n} windows)"
     )
 
 
-def synth_eval_set(subjects: int = 64, seed: int = SYNTH_EVAL_SEED) -> EvalSet:
-    """One window (the last 96 frames) per ScoliGait-Synth subject, with its referral label."""
-    from scoligait_edge.data.synth import sample_subject, simulate_clip
-    from scoligait_edge.kmap import knowledge_map
-    from scoligait_edge.models.contract import WINDOW
+def synth_eval_set(subjects: int = 64, per_clip: int = 3, seed: int = SYNTH_EVAL_SEED) -> EvalSet:
+    """The last ``per_clip`` windows of one ScoliGait-Synth clip per held-out subject, with labels.
 
-    km, sil, labels = [], [], []
+    Windows come from ``data.windows.clip_windows`` (kmap, [0, 1] silhouettes, prompt ids) —
+    exactly what training and export see; subjects use a seed no shipped model was trained on.
+    """
+    from scoligait_edge.data.synth import sample_subject, simulate_clip
+    from scoligait_edge.data.windows import clip_windows
+
+    parts: dict[str, list[np.ndarray]] = {"kmap": [], "silhouette": [], "prompt_id": []}
+    labels = []
     for i in range(subjects):
         subj = sample_subject(seed, i)
-        clip = simulate_clip(subj, seed, 0)
-        km.append(knowledge_map(clip.pose)[-WINDOW:])
-        sil.append(clip.silhouettes[-WINDOW:].astype(np.float32) / 255.0)
-        labels.append(int(subj.label))
+        w = clip_windows(simulate_clip(subj, seed, 0))
+        for k in parts:
+            parts[k].append(w[k][-per_clip:])
+        labels += [int(subj.label)] * len(w["kmap"][-per_clip:])
     return EvalSet(
-        inputs={
-            "kmap": np.stack(km).astype(np.float32),
-            "silhouette": np.stack(sil),
-            "prompt_id": np.zeros(subjects, np.int64),
-        },
+        inputs={k: np.ascontiguousarray(np.concatenate(v)) for k, v in parts.items()},
         labels=np.asarray(labels),
-        source=f"ScoliGait-Synth held-out subjects (seed {seed}, 1 window each)",
+        source=f"ScoliGait-Synth, {subjects} held-out subjects (seed {seed}), {per_clip} windows each",
     )
 
 

@@ -134,6 +134,9 @@ def run_suite(
     for c in cases:
         c.close()
     run.rows = [rows[c.id] for c in cases]
+    from scoligait_edge.bench.goals import check_goals
+
+    run.goals = check_goals(run)
     run.duration_s = round(time.perf_counter() - t_start, 2)
     return run
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from scoligait_edge.bench.report import STATUS_ICON, STATUS_WORD, BenchRun, Row
 
+REASON_CHARS = 72
+
 
 def fmt_size(n: int | None) -> str:
     if n is None:
@@ -56,17 +58,17 @@ def fmt_sci(v: float | None) -> str:
 
 def headers(run: BenchRun) -> list[str]:
     th = run.threads or [1]
-    lat = [f"{t} thr ms med / p90" for t in th]
+    lat = [f"ms @{t}thr med/p90" for t in th]
     return [
         "row",
         "target",
         "prec",
         "size",
         *lat,
-        "throughput /s",
-        "× teacher" + (f" ({th[0]}/{th[-1]} thr)" if len(th) > 1 else ""),
-        "vs teacher agree · AUCΔ · F1Δ",
-        "vs FP32 student agree · AUCΔ · max|Δp|",
+        "per s",
+        "× teacher" + (f" @{th[0]}/{th[-1]}thr" if len(th) > 1 else ""),
+        "vs teacher: agree·AUCΔ·F1Δ",
+        "vs FP32 student: agree·AUCΔ·max|Δp|",
         "status",
     ]
 
@@ -102,8 +104,9 @@ def row_cells(run: BenchRun, r: Row) -> list[str]:
         else "—"
     )
     status = f"{STATUS_ICON[r.status]} {STATUS_WORD[r.status]}"
-    if r.reason:
-        status += f" ({r.reason})"
+    if r.reason:  # the table keeps it short; the JSON report has the whole reason
+        why = r.reason if len(r.reason) <= REASON_CHARS else r.reason[: REASON_CHARS - 1] + "…"
+        status += f" ({why})"
     return [
         r.label,
         r.target or "—",
@@ -152,6 +155,9 @@ def footer_lines(run: BenchRun) -> list[str]:
         lines.append(line)
     if "student" in run.flops and "teacher" in run.flops and run.flops["student"]:
         lines.append(f"FLOP ratio teacher / student: {run.flops['teacher'] / run.flops['student']:.1f}×")
+    from scoligait_edge.bench.goals import goal_lines
+
+    lines += goal_lines(run)
     ev = run.settings.get("eval")
     if ev:
         lines.append(

@@ -114,9 +114,11 @@ def _stream(video: str, *, every: int, roi: str | None, max_frames: int | None, 
             if window is not None:
                 windows += 1
                 w = np.asarray(window)
+                mask = getattr(kmap, "last_mask", None)
+                valid = f"valid {np.mean(mask):.0%}, " if mask is not None else ""
                 _out.print(
-                    f"window {windows}: ends at {n / 30:.2f} s, shape {tuple(w.shape)}, "
-                    f"finite {np.isfinite(w).mean():.1%}, mean |x| {np.nanmean(np.abs(w)):.3f}"
+                    f"window {windows}: ends at {n / 30:.2f} s, shape {tuple(w.shape)}, {valid}"
+                    f"mean |x| {np.nanmean(np.abs(w)):.3f}"
                 )
         elif n % 30 == 0:
             _out.print(f"{n / 30:.1f} s: person in {seen}/30 frames")

@@ -151,14 +151,14 @@ def _sample_asymmetry(
     g = lambda: expr * float(rng.lognormal(0.0, 0.5)) * cfg.asym_gain  # noqa: E731
     # Cobb-driven magnitudes per degree of Cobb angle (then subject gains); signs follow d.
     sc = {
-        "shoulder_tilt": -d * math.radians(0.20) * cobb * g(),  # +: left shoulder higher
-        "pelvic_tilt": d * math.radians(0.09) * cobb * g(),  # +: left hip higher
-        "trunk_shift": -d * 0.0020 * cobb * g() * height / 1.56,  # metres, +: shoulders over the left
-        "trunk_lean": -d * math.radians(0.10) * cobb * g(),  # +: trunk leans to the left
-        "arm_swing": -d * 0.016 * cobb * g(),  # relative amplitude difference (left − right)
-        "arm_abd": d * math.radians(0.12) * cobb * g(),  # waist triangle: left arm further out (+)
-        "head_offset": d * 0.0010 * cobb * g() * height / 1.56,  # metres, +: head to the left
-        "trunk_rot": 0.012 * cobb * g(),  # fractional loss of trunk counter-rotation
+        "shoulder_tilt": -d * math.radians(0.25) * cobb * g(),  # +: left shoulder higher
+        "pelvic_tilt": d * math.radians(0.11) * cobb * g(),  # +: left hip higher
+        "trunk_shift": -d * 0.0025 * cobb * g() * height / 1.56,  # metres, +: shoulders over the left
+        "trunk_lean": -d * math.radians(0.12) * cobb * g(),  # +: trunk leans to the left
+        "arm_swing": -d * 0.020 * cobb * g(),  # relative amplitude difference (left − right)
+        "arm_abd": d * math.radians(0.15) * cobb * g(),  # waist triangle: left arm further out (+)
+        "head_offset": d * 0.0012 * cobb * g() * height / 1.56,  # metres, +: head to the left
+        "trunk_rot": 0.015 * cobb * g(),  # fractional loss of trunk counter-rotation
     }
     natural = {
         "shoulder_tilt": math.radians(rng.normal(0.0, 1.2)),

@@ -17,6 +17,7 @@ when running inside a virtual environment (so ``make clean`` removes it with the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -206,8 +207,6 @@ def _extract_sources(wheel: Path, src_dir: Path, say: Status) -> None:
             f"{wheel}: not a mediapipe {SOURCE_VERSION} wheel with pose models ({type(e).__name__})",
             f"use {SOURCE_WHEEL} from PyPI",
         ) from None
-    import hashlib
-
     src_dir.mkdir(parents=True, exist_ok=True)
     for s in MODEL_SOURCES:
         digest = hashlib.sha256(blobs[s.bundle_name]).hexdigest()
