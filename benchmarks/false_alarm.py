@@ -1,14 +1,19 @@
-"""Measure the regression gate's false-alarm rate: rerun the unchanged quick bench N times.
+"""Measure the regression gate's false-alarm rate by running CI's exact procedure on an unchanged build.
 
 Usage::
 
-    .venv/bin/python benchmarks/false_alarm.py --runs 12 --out /tmp/false_alarm
+    .venv/bin/python benchmarks/false_alarm.py --checks 10 --out /tmp/false_alarm
 
-Each run is a fresh ``scoligait-edge bench --quick`` process (bundles exported once and
-reused from ``OUT/bundles``, so only measurement varies). Run 1 becomes the baseline; runs
-2..N are checked against it with the gate's default tolerance. Reports the share of runs
-the gate would have failed (the false-alarm rate) and, per row, the scatter of the gated
-latency ratio (worst relative deviation from the baseline, and the coefficient of variation).
+1. ``scoligait-edge bench baseline --update --repeat 3`` writes a fresh baseline (as a developer
+   would before committing it);
+2. ``scoligait-edge bench check --baseline …`` runs ``--checks`` times — each one a fresh
+   process measuring the quick configuration, with CI's confirmation re-run on a suspected
+   latency regression — and every non-zero exit is a false alarm (nothing changed).
+
+Bundles are exported once into ``OUT/bundles`` and reused (``--bundles``), so only the
+measurement varies. Writes ``OUT/false_alarm.json``: the rate, every alarm line, and per row
+the scatter of the gated ratio across the checks (coefficient of variation, worst deviation
+from the baseline).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,60 +30,54 @@ import numpy as np
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=12)
+    ap.add_argument("--checks", type=int, default=10)
     ap.add_argument("--out", type=Path, default=Path("false_alarm_out"))
-    ap.add_argument("--tolerance", type=float, default=0.25)
-    ap.add_argument("--reuse", action="store_true", help="reuse run JSONs already in --out")
-    ap.add_argument("bench_args", nargs="*", help="extra arguments for `scoligait-edge bench` (after --)")
+    ap.add_argument("--repeat", type=int, default=3, help="baseline runs")
+    ap.add_argument("--reuse-baseline", action="store_true", help="keep OUT/baseline.json if present")
     a = ap.parse_args(argv)
-    from scoligait_edge.bench import gate, report
+    from scoligait_edge.bench import report
 
     a.out.mkdir(parents=True, exist_ok=True)
-    exe = Path(sys.executable).with_name("scoligait-edge")
-    paths = []
-    for i in range(a.runs):
-        p = a.out / f"run{i:02d}.json"
-        if not (a.reuse and p.is_file()):
-            cmd = [
-                str(exe),
-                "bench",
-                "--quick",
-                "--bundles",
-                str(a.out / "bundles"),
-                "--json",
-                str(p),
-                "--force",
+    exe = str(Path(sys.executable).with_name("scoligait-edge"))
+    bundles = ["--bundles", str(a.out / "bundles")]
+    base_path = a.out / "baseline.json"
+    if not (a.reuse_baseline and base_path.is_file()):
+        cmd = [exe, "bench", "baseline", "--update", "--repeat", str(a.repeat), "--baseline", str(base_path)]
+        subprocess.run([*cmd, *bundles], check=True, stdout=subprocess.DEVNULL)
+    alarms: list[str] = []
+    failed_checks = 0
+    runs = []
+    t0 = time.time()
+    for i in range(a.checks):
+        p = a.out / f"check{i:02d}.json"
+        cmd = [exe, "bench", "check", "--baseline", str(base_path), "--json", str(p), "--force", *bundles]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            failed_checks += 1
+            alarms += [
+                f"check {i + 1}: {line}" for line in r.stderr.splitlines() if line.startswith("REGRESSION")
             ]
-            subprocess.run([*cmd, *a.bench_args], check=True, stdout=subprocess.DEVNULL)
-        paths.append(p)
-        print(f"run {i + 1}/{a.runs} done", file=sys.stderr, flush=True)
-    runs = [report.read_json(p) for p in paths]
-    base = gate.make_baseline(report.BenchRun.from_dict(runs[0].to_dict()), tolerance=a.tolerance)
-    alarms, lines = 0, []
-    for i, r in enumerate(runs[1:], start=2):
-        res = gate.compare(base, r)
-        if res.regressions:
-            alarms += 1
-            lines += [f"run {i}: {x.line()}" for x in res.regressions]
-    rows = {}
+        runs.append(report.read_json(p))
+        print(f"check {i + 1}/{a.checks}: exit {r.returncode}", file=sys.stderr, flush=True)
+    base = report.read_json(base_path)
+    scatter = {}
     for row in base.rows:
-        ratios = [
-            r.row(row.id).ratio(1) for r in runs if r.row(row.id) is not None and r.row(row.id).ratio(1)
-        ]
-        if len(ratios) >= 2:
-            v = np.asarray(ratios)
-            rows[row.id] = {
-                "n": len(v),
-                "cv": float(v.std() / v.mean()),
-                "worst_rel_dev_vs_run1": float(np.max(v[1:] / v[0] - 1)),
+        b = row.ratio(1)
+        vals = [x.ratio(1) for run in runs if (x := run.row(row.id)) is not None and x.ratio(1) is not None]
+        if b and len(vals) > 1:
+            v = np.asarray(vals)
+            scatter[row.id] = {
+                "cv": round(float(v.std() / v.mean()), 4),
+                "worst_vs_baseline": round(float(v.max() / b - 1), 4),
+                "row_tolerance": row.gate.get("tolerance", base.settings["gate"]["tolerance"]),
             }
     summary = {
-        "runs_checked": len(runs) - 1,
-        "false_alarms": alarms,
-        "false_alarm_rate": alarms / max(1, len(runs) - 1),
-        "tolerance": a.tolerance,
-        "regressions": lines,
-        "ratio_scatter": rows,
+        "checks": a.checks,
+        "false_alarms": failed_checks,
+        "false_alarm_rate": failed_checks / max(1, a.checks),
+        "minutes": round((time.time() - t0) / 60, 1),
+        "alarms": alarms,
+        "ratio_scatter": scatter,
         "load_average": [r.load_average for r in runs],
     }
     (a.out / "false_alarm.json").write_text(json.dumps(summary, indent=2))

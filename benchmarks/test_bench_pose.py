@@ -3,7 +3,10 @@
 Run: ``.venv/bin/python -m pytest benchmarks/test_bench_pose.py``. The pose figure is one
 ``FramePoser.process`` call (MediaPipe PoseLandmarker VIDEO mode + COCO mapping + tracking +
 64×44 silhouette) on an already decoded frame; median and p90 land in the benchmark's
-``extra_info``. The knowledge-map figure is the amortized cost of one
+``extra_info``; it is measured with the hand-given ROI, on the full frame (``crop="off"``)
+and with the automatic crop (default, no ROI). The automatic crop's own extra step — the
+MOG2 motion model every frame, and the HOG people detector run only every few frames
+while searching — is measured on its own too. The knowledge-map figure is the amortized cost of one
 ``StreamingKnowledgeMap.push`` (a hop of 16 pushes per round, one window emitted), reported
 as a fraction of the pose median measured in the same run (goal ≤ 1 %).
 """
@@ -73,11 +76,13 @@ def _poser_call(poser, frames):
     return call
 
 
-@pytest.mark.parametrize("roi", [ROI, None], ids=["roi", "full-frame"])
-def test_bench_pose_per_frame(benchmark, bundle, vtest_frames, roi):
+@pytest.mark.parametrize(
+    ("roi", "crop"), [(ROI, "off"), (None, "off"), (None, "auto")], ids=["roi", "full-frame", "auto-crop"]
+)
+def test_bench_pose_per_frame(benchmark, bundle, vtest_frames, roi, crop):
     from scoligait_edge.pose.video import FramePoser
 
-    with FramePoser(roi=roi, bundle=bundle) as poser:
+    with FramePoser(roi=roi, bundle=bundle, crop=crop) as poser:
         call = _poser_call(poser, vtest_frames)
         for _ in range(5):  # warm-up: graph set-up, XNNPACK packing
             call()
@@ -87,16 +92,47 @@ def test_bench_pose_per_frame(benchmark, bundle, vtest_frames, roi):
     stats = _percentiles(benchmark)
     benchmark.extra_info.update(stats, detected_fraction_last20=float(np.mean(detected)))
     if stats:
-        label = "roi" if roi else "full frame"
+        label = "roi" if roi else ("auto crop" if crop == "auto" else "full frame")
         print(f"\npose per frame ({label}): median {stats['median_ms']:.1f} ms, p90 {stats['p90_ms']:.1f} ms")
     if roi is not None and stats:
         _results["pose_median_ms"] = stats["median_ms"]
 
 
+def test_bench_person_locator_motion_per_frame(benchmark, vtest_frames):
+    """The automatic crop's every-frame step: MOG2 on a 384-wide frame + blob boxes."""
+    from scoligait_edge.pose.autocrop import PersonLocator
+
+    locator = PersonLocator()
+    frames = itertools.cycle(vtest_frames)
+    for _ in range(10):  # a background model with some history
+        locator.observe(next(frames))
+    benchmark.pedantic(lambda: locator.observe(next(frames)), rounds=N_FRAMES, iterations=1)
+    assert locator._motion  # vtest.avi's walkers move: blobs are proposed
+    stats = _percentiles(benchmark)
+    benchmark.extra_info.update(stats)
+    if stats:
+        print(
+            f"\nmotion proposals per frame: median {stats['median_ms']:.2f} ms, p90 {stats['p90_ms']:.2f} ms"
+        )
+
+
+def test_bench_person_locator_hog(benchmark, vtest_frames):
+    """The HOG people detector on one 768×576 frame (run every 5th search while nobody is tracked)."""
+    from scoligait_edge.pose.autocrop import PersonLocator
+
+    locator = PersonLocator()
+    people = benchmark.pedantic(lambda: locator._hog_people(vtest_frames[30]), rounds=8, iterations=1)
+    assert len(people) >= 1
+    stats = _percentiles(benchmark)
+    benchmark.extra_info.update(stats)
+    if stats:
+        print(f"\nHOG people per call: median {stats['median_ms']:.1f} ms, p90 {stats['p90_ms']:.1f} ms")
+
+
 def _pose_median_ms(bundle, frames, n: int = 25) -> float:
     from scoligait_edge.pose.video import FramePoser
 
-    with FramePoser(roi=ROI, bundle=bundle) as poser:
+    with FramePoser(roi=ROI, bundle=bundle, crop="off") as poser:
         call = _poser_call(poser, frames)
         for _ in range(5):
             call()

@@ -204,31 +204,59 @@ def stratified_indices(labels: np.ndarray, subjects: np.ndarray, size: int, seed
     return np.sort(np.asarray(picked, dtype=np.int64))
 
 
+def _field(ws: Any, *names: str) -> Any:
+    for n in names:
+        v = ws.get(n) if isinstance(ws, Mapping) else getattr(ws, n, None)
+        if v is not None:
+            return v
+    return None
+
+
+def window_inputs(ws: Any, idx: Any = slice(None)) -> dict[str, np.ndarray]:
+    """Contract inputs of windows ``idx`` from a ``WindowSet`` (uint8 silhouettes → [0, 1]) or a dict."""
+    if hasattr(ws, "batch") and not isinstance(ws, Mapping):
+        b = ws.batch(idx)
+        return {k: np.asarray(b[k]) for k in INPUT_NAMES}
+    out = {}
+    for k in INPUT_NAMES:
+        a = np.asarray(_field(ws, k))[idx]
+        if k == "silhouette" and a.dtype == np.uint8:
+            a = a.astype(np.float32) / np.float32(255.0)
+        out[k] = a
+    return out
+
+
+def window_labels(ws: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(labels as int, subject ids) of a WindowSet/dict (``None`` where absent)."""
+    lab = _field(ws, "labels", "label")
+    subj = _field(ws, "subject_id")
+    return (None if lab is None else np.asarray(lab).astype(np.int64)), (None if subj is None else np.asarray(subj))
+
+
 def from_arrays(
-    arrays: Mapping[str, np.ndarray],
+    arrays: Any,
     size: int = 300,
     stratify: bool = True,
     seed: int = 0,
     source: str = "arrays",
 ) -> CalibrationSet:
-    """Draw a calibration set from in-memory training windows (dict or WindowSet-like attributes)."""
-    get = arrays.get if isinstance(arrays, Mapping) else lambda k, d=None: getattr(arrays, k, d)
-    n = len(get("kmap"))
-    labels, subjects = get("labels"), get("subject_id")
+    """Draw a calibration set from training windows (a ``WindowSet`` or a dict of arrays)."""
+    n = len(_field(arrays, "kmap"))
+    labels, subjects = window_labels(arrays)
     if n < MIN_SAMPLES:
         raise CalibrationError(f"only {n} training windows available, need >= {MIN_SAMPLES}", "use more training data")
     if stratify and labels is not None:
         subj = subjects if subjects is not None else np.arange(n)
-        idx = stratified_indices(np.asarray(labels), np.asarray(subj), size, seed)
+        idx = stratified_indices(labels, subj, size, seed)
     else:
         idx = np.sort(np.random.default_rng(seed).permutation(n)[: min(size, n)])
-    pick = lambda a: None if a is None else np.asarray(a)[idx]  # noqa: E731
+    x = window_inputs(arrays, idx)
     return CalibrationSet(
-        kmap=pick(get("kmap")),
-        silhouette=pick(get("silhouette")),
-        prompt_id=pick(get("prompt_id")),
-        labels=pick(labels),
-        subject_id=pick(subjects),
+        kmap=x["kmap"],
+        silhouette=x["silhouette"],
+        prompt_id=x["prompt_id"],
+        labels=None if labels is None else labels[idx],
+        subject_id=None if subjects is None else subjects[idx].astype(str),
         source=source,
         meta={"stratified": bool(stratify and labels is not None), "seed": seed, "drawn_from": "train", "pool": n},
     )

@@ -147,12 +147,14 @@ def random_heldout(n: int = RANDOM_WINDOWS, seed: int = 1) -> dict[str, Any]:
 
 
 def heldout_from_windows(ws: Any, max_windows: int = MAX_WINDOWS, source: str = "", seed: int = 0) -> dict[str, Any]:
-    """Held-out arrays from a WindowSet-like object or dict (subsampled to ``max_windows``)."""
-    get = ws.get if isinstance(ws, Mapping) else lambda k, d=None: getattr(ws, k, d)
-    n = len(get("kmap"))
+    """Held-out arrays from a WindowSet or dict (subsampled to ``max_windows``, labels kept)."""
+    from scoligait_edge.calibration.dataset import window_inputs, window_labels
+
+    n = len(ws["kmap"] if isinstance(ws, Mapping) else ws.kmap)
     idx = np.arange(n) if n <= max_windows else np.sort(np.random.default_rng(seed).permutation(n)[:max_windows])
-    out: dict[str, Any] = {k: np.asarray(get(k))[idx] for k in INPUT_NAMES}
-    if get("labels") is not None:
-        out["labels"] = np.asarray(get("labels"))[idx]
+    out: dict[str, Any] = window_inputs(ws, idx)
+    labels, _ = window_labels(ws)
+    if labels is not None:
+        out["labels"] = labels[idx]
     out["source"] = f"{source or 'windows'} (n={len(idx)})"
     return out

@@ -15,9 +15,9 @@ from typing import Any
 
 from scoligait_edge.errors import CalibrationError, DatasetError
 
-SYNTH_SUBJECTS = 24
+SYNTH_SUBJECTS = 40
 SYNTH_CLIPS = 2
-SYNTH_FRAMES = 160
+SYNTH_FRAMES = 256
 SYNTH_SEED = 0
 
 

@@ -113,7 +113,7 @@ TARGETS: dict[str, Target] = {
             suffixes=(".pt",),
             devices=("cpu",),
             precisions=("fp32",),
-            options=frozenset(),
+            options=frozenset({"batch", "dynamic"}),
             tolerances={"fp32": TOL_FP32},
             aliases=("torch", "pt"),
         ),
@@ -266,6 +266,8 @@ def validate_options(target: str | Target, **options: Any) -> ExportOptions:
             takes = ", ".join(sorted(t.options | COMMON_OPTIONS))
             raise TargetError(f"target '{t.name}' does not take option '{k}'", f"it takes: {takes}")
     opts = ExportOptions(target=t.name, **given)
+    if "dynamic" not in t.options:  # static-batch targets (LiteRT, ExecuTorch)
+        opts.dynamic = False
     opts.precision = str(opts.precision).lower()
     if opts.precision not in t.precisions:
         raise TargetError(

@@ -184,5 +184,5 @@ def test_cli_baseline_needs_update_and_never_overwrites_silently(baseline, tmp_p
     )
     assert r.exit_code == 0, r.output
     data = json.loads(dest.read_text())
-    assert data["settings"]["gate"] == {"tolerance": 0.25, "threads": [1]}
+    assert data["settings"]["gate"] == {"tolerance": 0.25, "threads": [1], "baseline_repeats": 1}
     assert np.isfinite(data["rows"][1]["latency"]["1"]["ratio"])

@@ -316,3 +316,37 @@ def test_sleep_is_a_real_slowdown_for_the_timer():
     t0 = time.perf_counter()
     res = timing.time_one(lambda: time.sleep(0.002), FAST)
     assert res.median_s >= 0.002 and time.perf_counter() - t0 < 5
+
+
+def _run_with_ratios(ratios: dict[str, float]) -> report.BenchRun:
+    rows = [
+        report.Row(id=k, kind="model", label=k, latency={"1": {"median_ms": v, "ratio": v}})
+        for k, v in ratios.items()
+    ]
+    return report.BenchRun(rows=rows, reference={"name": "mlp"}, settings={"threads": [1]})
+
+
+def test_baseline_from_repeats_gives_noisy_rows_their_own_tolerance():
+    runs = [_run_with_ratios({"steady": s, "noisy": n}) for s, n in ((1.0, 2.0), (1.01, 2.6), (0.99, 2.2))]
+    base = gate.make_baseline(runs, tolerance=0.25)
+    assert base.row("steady").ratio(1) == pytest.approx(1.0) and base.row("noisy").ratio(1) == pytest.approx(
+        2.2
+    )
+    assert "tolerance" not in base.row("steady").gate
+    assert base.row("noisy").gate["tolerance"] == pytest.approx(2 * (2.6 / 2.0 - 1))
+    res = gate.compare(base, _run_with_ratios({"steady": 1.36, "noisy": 3.0}))  # both +36 %
+    assert [r.row_id for r in res.regressions] == ["steady"]
+    assert any("noisy row, gated at +60%" in n for n in res.notes)
+    capped = gate.make_baseline([_run_with_ratios({"x": 1.0}), _run_with_ratios({"x": 3.0})])
+    assert capped.row("x").gate["tolerance"] == gate.MAX_ROW_TOLERANCE
+
+
+def test_confirmation_rerun_clears_a_one_off_spike_but_not_a_real_slowdown():
+    base = gate.make_baseline(_run_with_ratios({"a": 1.0, "b": 1.0}))
+    spike = _run_with_ratios({"a": 1.6, "b": 1.5})  # both look slow once…
+    again = _run_with_ratios({"a": 1.02, "b": 1.55})  # …only b is slow again
+    first = gate.compare(base, spike)
+    assert gate.latency_only(first) and len(first.regressions) == 2
+    merged = gate.combine([spike, again], "min")
+    assert merged.row("a").latency["1"]["ratio_runs"] == [1.6, 1.02]
+    assert [r.row_id for r in gate.compare(base, merged).regressions] == ["b"]

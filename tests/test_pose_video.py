@@ -480,3 +480,100 @@ def test_missing_camera_is_a_typed_error(bundle):
 
     with pytest.raises(InputFileError, match="camera 57: could not be opened"):
         next(iter(PoseStream(57)))
+
+
+# ----------------------------------------------------------------------------- automatic crop
+
+
+def test_crop_window_maps_back_to_frame_pixels_exactly():
+    """A landmark found in a crop lands on the same frame pixel; the crop's mask gives the same silhouette."""
+    from types import SimpleNamespace
+
+    import cv2
+
+    from scoligait_edge.pose.autocrop import window_around
+    from scoligait_edge.pose.video import landmarks_to_array
+
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[300:400, 1200:1230] = 255  # a "person" near the right edge
+    win = window_around((1215.0, 350.0), 240.0, frame.shape)
+    assert (win.w, win.h) == (240, 240) and win.x == 1280 - 240 and win.y == 230  # shifted, not cut
+    crop = win.crop(frame)
+    ys, xs = np.nonzero(crop[..., 0])
+    assert (xs.min() + win.x, ys.min() + win.y) == (1200, 300)  # the crop is a plain slice
+    # Normalised crop coordinates of a few pixels → the frame pixels they came from, exactly.
+    px = np.array([[1200.0, 300.0], [1229.0, 399.0], [1040.0, 230.0], [1279.0, 469.0]])
+    norm = (px - [win.x, win.y]) / [win.w, win.h]
+    np.testing.assert_array_equal(win.to_frame(norm), px)
+    lms = [SimpleNamespace(x=u, y=v, visibility=0.9, presence=0.9) for u, v in norm]
+    mp = landmarks_to_array(lms, win.w, win.h, win.offset)  # the path FramePoser takes
+    np.testing.assert_allclose(mp[:, :2], px, atol=1e-3)  # float32 pixels
+    # The crop's mask pasted back equals the same mask drawn in the frame; silhouettes agree.
+    mask = np.zeros((win.h, win.w), np.float32)
+    cv2.ellipse(mask, (175, 120), (15, 50), 0, 0, 360, 1.0, -1)
+    drawn = np.zeros((720, 1280), np.float32)
+    cv2.ellipse(drawn, (win.x + 175, win.y + 120), (15, 50), 0, 0, 360, 1.0, -1)
+    np.testing.assert_array_equal(win.paste(mask, frame.shape), drawn)
+    a, b = silhouette_64x44(mask) > 0, silhouette_64x44(drawn) > 0
+    assert (a & b).sum() / (a | b).sum() > 0.95  # the OpenGait crop is nearly translation-invariant
+    big = window_around((10.0, 10.0), 5000.0, frame.shape)  # never larger than the frame
+    assert (big.x, big.y, big.w, big.h) == (0, 0, 720, 720)
+
+
+def test_crop_follower_hands_the_full_frame_back_for_large_people():
+    from scoligait_edge.pose.autocrop import CropFollower
+
+    f = CropFollower()
+    shape = (720, 1280)
+    f.follow((600, 300, 630, 400), shape)  # 100 px tall in 720: small → crop ≈ 200 px
+    win = f.window(shape)
+    assert f.active and win.w == 200 and abs(win.x + 100 - 615) <= 1 and abs(win.y + 100 - 350) <= 1
+    f.follow((610, 300, 640, 400), shape)  # moved 10 px: smoothed, not jumped
+    moved = f.window(shape)
+    assert win.x < moved.x < win.x + 10
+    f.follow((100, 100, 130, 200), shape)  # far away: a new target, no smoothing across the jump
+    assert abs(f.window(shape).x + 100 - 115) <= 1
+    f.follow((100, 100, 300, 420), shape)  # 320 px tall: window 640 < 0.9 × 720, still a crop
+    assert f.active
+    f.follow((100, 10, 300, 400), shape)  # 390 px tall: window 780 → full frame
+    assert not f.active and f.window(shape) is None
+
+
+def small_walker_frames(n: int = 30, bystander: bool = False) -> list[np.ndarray]:
+    """An ≈ 80 px tall walker crossing a 1280×720 frame (a bystander later, far away, larger)."""
+    frames = []
+    for t in range(n):
+        img = blank(1280, 720)
+        draw_walker(img, t, 300 + 8 * t, 400, scale=0.33)
+        if bystander and t >= 12:
+            draw_walker(img, t, 1000 - 4 * (t - 12), 150, scale=0.45)
+        frames.append(img)
+    return frames
+
+
+def test_small_walker_in_a_wide_frame_needs_the_automatic_crop(tmp_path, bundle):
+    video = write_video(tmp_path / "small.avi", small_walker_frames(bystander=True), 10)
+    with pytest.raises(PoseError, match="no person detected"):  # full frame: too small for the detector
+        extract_pose(video, crop="off", progress=False)
+    clips = extract_pose(video, progress=False)  # crop="auto" is the default
+    m = clips[0].metadata
+    assert m["crop"] == "auto" and m["detection_rate"] >= 0.8 and m["crop_frames"] >= 0.8 * 30
+    assert m["track_jumps_total"] == 0
+    pose = np.concatenate([c.pose for c in clips])
+    t = np.concatenate([c.metadata["start_frame"] + np.arange(len(c)) for c in clips]) / 3  # source frame
+    drawn_x = 300 + 8 * t[:, None] + np.array([30, -30]) * 0.33
+    ok = np.isfinite(pose[:, 5, 0])
+    assert ok.mean() > 0.8
+    # Frame pixels, on the walker (not the larger bystander that enters at frame 12).
+    assert np.nanmedian(np.abs(pose[ok, 5:7, 0] - drawn_x[ok])) < 4
+    assert np.nanmedian(np.abs(pose[ok, 5:7, 1] - (400 + 105 * 0.33))) < 4
+
+
+def test_auto_crop_leaves_large_people_on_the_full_frame(walker_avi, walker_clips):
+    off = extract_pose(walker_avi, crop="off", progress=False)[0]
+    auto = walker_clips[0]
+    assert auto.metadata["crop"] == "auto" and auto.metadata["crop_frames"] == 0
+    np.testing.assert_array_equal(auto.pose, off.pose)
+    np.testing.assert_array_equal(auto.silhouettes, off.silhouettes)
+    with pytest.raises(InputFileError, match="--crop 'maybe'"):
+        extract_pose(walker_avi, crop="maybe", progress=False)

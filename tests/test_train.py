@@ -58,7 +58,7 @@ def test_trained_teacher_learns_toy_signal(trained, data):
     # its saliency puts more than a uniform share on the features that carry the toy label
     with torch.no_grad():
         ws = data["test"]
-        pos = np.flatnonzero(ws.labels == 1)[:8]
+        pos = np.flatnonzero(ws.label == 1)[:8]
         sal = model(
             torch.from_numpy(ws.kmap[pos]),
             torch.from_numpy(ws.silhouette[pos]).float() / 255,

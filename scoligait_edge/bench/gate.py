@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from scoligait_edge.bench.parity import check_floors
 from scoligait_edge.bench.report import PASSED, BenchRun, Row
 from scoligait_edge.errors import BenchmarkRegressionError, ScoliGaitError
@@ -21,6 +23,10 @@ DEFAULT_TOLERANCE = 0.25
 DEFAULT_GATE_THREADS = (1,)
 #: vs-teacher floors written into a baseline: the measured value minus this slack.
 TEACHER_SLACK = {"agreement": 0.02, "auc_delta": 0.02, "f1_delta": 0.05}
+#: A row whose ratio spread s between the baseline's repeated runs is gated at max(tolerance, 2·s)…
+NOISE_FACTOR = 2.0
+#: …but never looser than +100 %.
+MAX_ROW_TOLERANCE = 1.0
 
 
 @dataclass
@@ -57,15 +63,56 @@ def teacher_floors(row: Row) -> dict[str, float]:
     return f
 
 
+def combine(runs: list[BenchRun], how: str = "median") -> BenchRun:
+    """The first run with each row's latency ratio replaced by the ``median`` or ``min`` over ``runs``.
+
+    ``median`` makes a baseline from repeated runs; ``min`` merges a check with its confirmation
+    re-runs (a real slowdown is slow every time; a noise spike rarely repeats). The per-run
+    ratios are kept as ``ratio_runs``.
+    """
+    out = BenchRun.from_dict(runs[0].to_dict())
+    for row in out.rows:
+        for t, lat in row.latency.items():
+            vals = [v for r in runs if (x := r.row(row.id)) is not None and (v := x.ratio(t)) is not None]
+            if vals:
+                lat["ratio"] = float(np.median(vals)) if how == "median" else float(min(vals))
+                lat["ratio_runs"] = vals
+    return out
+
+
 def make_baseline(
-    run: BenchRun, tolerance: float = DEFAULT_TOLERANCE, gate_threads=DEFAULT_GATE_THREADS
+    runs: BenchRun | list[BenchRun], tolerance: float = DEFAULT_TOLERANCE, gate_threads=DEFAULT_GATE_THREADS
 ) -> BenchRun:
-    """Turn a run into a baseline: record each row's parity floors and the gate settings."""
-    for row in run.rows:
+    """Turn one or more runs of the same configuration into a baseline.
+
+    Ratios are the median over the runs; a row whose ratio scattered by more than half the
+    tolerance between the runs gets its own, wider tolerance (``NOISE_FACTOR`` × its spread,
+    at most ``MAX_ROW_TOLERANCE``), recorded in ``row.gate`` and named by the gate's output.
+    Parity floors against the teacher are recorded in ``row.floors``.
+    """
+    runs = [runs] if isinstance(runs, BenchRun) else list(runs)
+    base = combine(runs, "median") if len(runs) > 1 else BenchRun.from_dict(runs[0].to_dict())
+    threads = [str(int(t)) for t in gate_threads]
+    for row in base.rows:
         if row.status == PASSED and row.parity.get("vs_teacher"):
             row.floors["vs_teacher"] = teacher_floors(row)
-    run.settings["gate"] = {"tolerance": tolerance, "threads": [int(t) for t in gate_threads]}
-    return run
+        spreads = []
+        for t in threads:
+            vals = row.latency.get(t, {}).get("ratio_runs") or []
+            if len(vals) > 1 and min(vals) > 0:
+                spreads.append(max(vals) / min(vals) - 1)
+        if spreads:
+            spread = max(spreads)
+            own = min(MAX_ROW_TOLERANCE, NOISE_FACTOR * spread)
+            row.gate = {"spread": spread, "repeats": len(runs)}
+            if own > tolerance:
+                row.gate["tolerance"] = own
+    base.settings["gate"] = {
+        "tolerance": tolerance,
+        "threads": [int(t) for t in gate_threads],
+        "baseline_repeats": len(runs),
+    }
+    return base
 
 
 def compare(
@@ -113,6 +160,12 @@ def compare(
 
 def _latency(b: Row, c: Row, threads: list[int], tol: float, res: GateResult) -> list[Regression]:
     out = []
+    own = b.gate.get("tolerance")
+    if own is not None and own > tol:
+        res.notes.append(
+            f"{b.id}: noisy row, gated at +{own:.0%} (ratio spread {b.gate.get('spread', 0):.0%})"
+        )
+        tol = own
     for t in threads:
         rb, rc = b.ratio(t), c.ratio(t)
         if rb is None:
@@ -156,6 +209,17 @@ def _ms(v: float | None) -> str:
 def check(baseline: BenchRun, current: BenchRun, tolerance: float | None = None, threads=None) -> GateResult:
     """``compare`` and raise ``BenchmarkRegressionError`` naming every regressed row and by how much."""
     res = compare(baseline, current, tolerance, threads)
+    raise_if_regressed(res)
+    return res
+
+
+def latency_only(res: GateResult) -> bool:
+    """True when every regression is a latency one (the only kind a re-measurement can clear)."""
+    return bool(res.regressions) and all(r.what.startswith("latency") for r in res.regressions)
+
+
+def raise_if_regressed(res: GateResult) -> None:
+    """Raise ``BenchmarkRegressionError`` (with ``.regressions``) if ``res`` has any."""
     if res.regressions:
         err = BenchmarkRegressionError(
             f"{len(res.regressions)} benchmark regression(s): "
@@ -165,4 +229,3 @@ def check(baseline: BenchRun, current: BenchRun, tolerance: float | None = None,
         )
         err.regressions = res.regressions  # type: ignore[attr-defined]
         raise err
-    return res

@@ -44,6 +44,16 @@ class BenchOptions:
         }
 
 
+def _quiet_runtimes() -> None:
+    """Keep ONNX Runtime's C++ logger from printing errors the table already reports as row reasons."""
+    try:
+        import onnxruntime as ort
+
+        ort.set_default_logger_severity(4)
+    except Exception:  # optional runtime: nothing to quiet
+        pass
+
+
 def run_bench(opts: BenchOptions, console: Any = None) -> BenchRun:
     """Export (or reuse) every target × precision, add the pipeline rows and measure them all."""
     from rich.console import Console
@@ -59,6 +69,7 @@ def run_bench(opts: BenchOptions, console: Any = None) -> BenchRun:
     from scoligait_edge.bench import sources
 
     console = console or Console(stderr=True)
+    _quiet_runtimes()
     res = opts.resolved()
     threads = parse_threads(res["threads"])
     targets = sources.resolve_targets(opts.targets)

@@ -6,9 +6,12 @@ not shipped, no video) becomes a ⏭/❌ case with its reason instead of an exce
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +88,37 @@ def _state_dict_bytes(model: Any) -> int | None:
 
 
 # ------------------------------------------------------------------------------- targets
+
+
+@contextlib.contextmanager
+def quiet_fds() -> Iterator[None]:
+    """Send converters' native chatter (absl, TFLite, ORT, progress bars) on fds 1 and 2 to /dev/null.
+
+    The export's outcome is the row's status and reason; ``SCOLIGAIT_DEBUG=1`` keeps the chatter.
+    """
+    if os.environ.get("SCOLIGAIT_DEBUG") == "1":
+        yield
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(1), os.dup(2)]
+    except (OSError, ValueError, AttributeError):  # no real fds (embedded interpreters, some test runners)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
 
 
 def resolve_targets(spec: str) -> list[str]:
@@ -177,7 +211,8 @@ def export_case(
             return unavailable(cid, "model", label, f"no bundle at {path} (export disabled)", **kw)
         t0 = time.perf_counter()
         try:
-            export_model(student, t.name, out=path, precision=precision, validate=False, step=step)
+            with quiet_fds():
+                export_model(student, t.name, out=path, precision=precision, validate=False, step=step)
         except Exception as e:
             return failed(cid, "model", label, f"export failed: {one_line(e)}", **kw)
         notes.append(f"exported in {time.perf_counter() - t0:.1f} s")

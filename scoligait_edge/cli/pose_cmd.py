@@ -47,6 +47,9 @@ def pose_cmd(
     ),
     every: int = typer.Option(1, "--every", min=1, help="Process every N-th frame (quick looks)."),
     roi: str | None = typer.Option(None, "--roi", help="Region x,y,w,h (pixels) holding the walker."),
+    crop: str = typer.Option(
+        "auto", "--crop", help="auto: find small/distant people and landmark a window around them; off."
+    ),
     min_confidence: float = typer.Option(
         0.5, "--min-confidence", min=0.0, max=1.0, help="Detection, presence and tracking threshold."
     ),
@@ -62,7 +65,7 @@ def pose_cmd(
         min_tracking_confidence=min_confidence,
     )
     if stream:
-        _stream(video, every=every, roi=roi, max_frames=max_frames, **thresholds)
+        _stream(video, every=every, roi=roi, crop=crop, max_frames=max_frames, **thresholds)
         return
     if out is None:
         raise InputFileError("pose needs --out CLIP.npz", "give an output path, or --stream to only stream")
@@ -74,16 +77,19 @@ def pose_cmd(
     from scoligait_edge.pose import save_clip
     from scoligait_edge.pose.video import extract_pose
 
-    clips = extract_pose(video, every=every, roi=roi, max_gap=max_gap, max_frames=max_frames, **thresholds)
+    clips = extract_pose(
+        video, every=every, roi=roi, crop=crop, max_gap=max_gap, max_frames=max_frames, **thresholds
+    )
     paths = _part_paths(out, len(clips))
     for p in paths:
         check_can_write(p, force)
     for p, clip in zip(paths, clips, strict=True):
         save_clip(p, clip, force=force)
     meta = clips[0].metadata
+    cropped = f" ({meta['crop_frames']} on an automatic crop)" if meta.get("crop_frames") else ""
     _out.print(
         f"{meta['source']}: {meta['processed_frames']} frames at {meta['source_fps']:g} fps, "
-        f"person detected in {meta['detection_rate']:.1%}"
+        f"person detected in {meta['detection_rate']:.1%}{cropped}"
     )
     for p, clip in zip(paths, clips, strict=True):
         why = clip.metadata.get("split_reason")
@@ -95,14 +101,16 @@ def pose_cmd(
             _out.print(f"[yellow]track jump[/] at {jump['time_s']:.2f} s: {jump['reason']}")
 
 
-def _stream(video: str, *, every: int, roi: str | None, max_frames: int | None, **thresholds: float) -> None:
+def _stream(
+    video: str, *, every: int, roi: str | None, crop: str, max_frames: int | None, **thresholds: float
+) -> None:
     """Print per-window knowledge-map summaries (or per-second pose summaries without kmap)."""
     import numpy as np
 
     from scoligait_edge.pose.stream import PoseStream
 
     source: str | int = int(video) if video.isdigit() and not Path(video).exists() else video
-    ps = PoseStream(source, every=every, roi=roi, max_frames=max_frames, **thresholds)
+    ps = PoseStream(source, every=every, roi=roi, crop=crop, max_frames=max_frames, **thresholds)
     kmap = _streaming_kmap()
     n = windows = 0
     seen = 0

@@ -32,8 +32,10 @@ def clip_mean_features(df: pd.DataFrame, progress: bool = False) -> np.ndarray:
     return out
 
 
-def baseline_auc(data_dir: str | os.PathLike, progress: bool = False, C: float = 1.0) -> dict[str, Any]:
-    """Fit a standardised logistic regression on train clips; report train/val/test ROC AUC.
+def baseline_auc(data_dir: str | os.PathLike, progress: bool = False, C: float = 0.01) -> dict[str, Any]:
+    """Fit a standardised, L2-regularised (``C``) logistic regression on the train clips' mean maps.
+
+    Reports the clip-level ROC AUC on train/val/test.
 
     Returns ``{"train_auc", "val_auc", "test_auc", "n_train", "n_val", "n_test", "in_range"}``.
     """

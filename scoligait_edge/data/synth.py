@@ -147,18 +147,21 @@ def _sample_asymmetry(
     """Static frontal-plane asymmetries: Cobb-driven part with subject-level gains + natural asymmetry."""
     # Curve direction: right-convex thoracic curves dominate (~85 %): right shoulder up, trunk to the right.
     d = 1.0 if rng.random() < 0.85 else -1.0
-    expr = float(rng.lognormal(0.0, 0.45))  # how visibly this spine shows on the surface
-    g = lambda: expr * float(rng.lognormal(0.0, 0.5)) * cfg.asym_gain  # noqa: E731
+    expr = float(rng.lognormal(0.0, 0.35))  # how visibly this spine shows on the surface
+
+    def g() -> float:  # subject-level gain of one sign, bounded so no sign becomes grotesque
+        return float(np.clip(expr * rng.lognormal(0.0, 0.35), 0.15, 2.5)) * cfg.asym_gain
+
     # Cobb-driven magnitudes per degree of Cobb angle (then subject gains); signs follow d.
     sc = {
         "shoulder_tilt": -d * math.radians(0.25) * cobb * g(),  # +: left shoulder higher
-        "pelvic_tilt": d * math.radians(0.11) * cobb * g(),  # +: left hip higher
-        "trunk_shift": -d * 0.0025 * cobb * g() * height / 1.56,  # metres, +: shoulders over the left
+        "pelvic_tilt": d * math.radians(0.12) * cobb * g(),  # +: left hip higher
+        "trunk_shift": -d * 0.0018 * cobb * g() * height / 1.56,  # metres, +: shoulders over the left
         "trunk_lean": -d * math.radians(0.12) * cobb * g(),  # +: trunk leans to the left
-        "arm_swing": -d * 0.020 * cobb * g(),  # relative amplitude difference (left − right)
-        "arm_abd": d * math.radians(0.15) * cobb * g(),  # waist triangle: left arm further out (+)
-        "head_offset": d * 0.0012 * cobb * g() * height / 1.56,  # metres, +: head to the left
-        "trunk_rot": 0.015 * cobb * g(),  # fractional loss of trunk counter-rotation
+        "arm_swing": -d * 0.022 * cobb * g(),  # relative amplitude difference (left − right)
+        "arm_abd": d * math.radians(0.22) * cobb * g(),  # waist triangle: left arm further out (+)
+        "head_offset": d * 0.0013 * cobb * g() * height / 1.56,  # metres, +: head to the left
+        "trunk_rot": 0.02 * cobb * g(),  # fractional loss of trunk counter-rotation
     }
     natural = {
         "shoulder_tilt": math.radians(rng.normal(0.0, 1.2)),

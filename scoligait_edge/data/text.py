@@ -21,8 +21,11 @@ gait irregularity      |mean L − mean R| / (mean L + mean R) of ``speed_left/r
 ====================== ===================================================================
 
 A cue's grade is the number of its :data:`THRESHOLDS` it reaches (0–3); its strength
-is ``value / THRESHOLDS[cue][0]``. The two strongest cues with grade ≥ 1 are named in
-:data:`CUES` order. Ratios use a denominator floor of :data:`SPEED_FLOOR`.
+is ``value / THRESHOLDS[cue][0]``. The two strongest cues with grade ≥ 1 (ties: the
+earlier cue) are named in :data:`CUES` order. Ratio denominators are floored at
+:data:`RATIO_FLOOR`. Prompt ids: 0 symmetric; ``1 + 3c + (g − 1)`` for one cue ``c``
+of grade ``g``; ``19 + 9p + 3(ga − 1) + (gb − 1)`` for two cues ``a < b`` where ``p``
+is the pair's index in ``itertools.combinations(range(6), 2)`` order.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import itertools
 import numpy as np
 
 from scoligait_edge.errors import ShapeError
-from scoligait_edge.kmap import NAMES, N_FEATURES
+from scoligait_edge.kmap import N_FEATURES, NAMES
 
 CUES: tuple[str, ...] = (
     "shoulder tilt",
@@ -47,16 +50,16 @@ SYMMETRIC = "symmetric gait, no notable asymmetry"
 
 #: (mild, moderate, marked) thresholds per cue, calibrated once on ScoliGait-Synth windows
 #: (seed 0, 300 subjects × 3 clips × 192 frames, window 96 / hop 48: the 60th, 85th and 97th
-#: percentiles of each cue) and fixed here so every runtime grades identically.
+#: percentiles of each cue, 3 significant digits) and fixed here so every runtime grades identically.
 THRESHOLDS: dict[str, tuple[float, float, float]] = {
-    "shoulder tilt": (1.5, 3.0, 5.0),
-    "pelvic tilt": (1.5, 3.0, 5.0),
-    "trunk lean": (1.5, 3.0, 5.0),
-    "arm-swing asymmetry": (0.08, 0.16, 0.28),
-    "head offset": (0.04, 0.08, 0.14),
-    "gait irregularity": (0.06, 0.12, 0.2),
+    "shoulder tilt": (4.08, 8.18, 15.2),
+    "pelvic tilt": (2.74, 5.22, 9.07),
+    "trunk lean": (5.25, 10.3, 18.6),
+    "arm-swing asymmetry": (0.0412, 0.0708, 0.116),
+    "head offset": (0.0428, 0.0823, 0.165),
+    "gait irregularity": (0.0345, 0.0596, 0.0960),
 }
-SPEED_FLOOR = 1e-3
+RATIO_FLOOR = 1e-3
 
 
 def _build_prompts() -> tuple[str, ...]:
@@ -70,11 +73,10 @@ def _build_prompts() -> tuple[str, ...]:
 
 #: Every description :func:`describe` can return, in a stable order (index = prompt id).
 PROMPTS: tuple[str, ...] = _build_prompts()
+_PAIRS = tuple(itertools.combinations(range(len(CUES)), 2))
+_PAIR_INDEX = {p: i for i, p in enumerate(_PAIRS)}
+_N_SINGLE = len(CUES) * len(SEVERITIES)
 _IX = {n: i for i, n in enumerate(NAMES)}
-
-
-def _col(name: str) -> int:
-    return _IX[name]
 
 
 def cue_values(kmaps: np.ndarray) -> np.ndarray:
@@ -86,17 +88,20 @@ def cue_values(kmaps: np.ndarray) -> np.ndarray:
         raise ShapeError(f"knowledge-map windows have shape {k.shape}", f"expected [N, window, {N_FEATURES}]")
     m = np.nan_to_num(k.mean(axis=1), nan=0.0, posinf=0.0, neginf=0.0)
 
-    def ratio(left: str, right: str) -> np.ndarray:
-        a, b = m[:, _col(left)], m[:, _col(right)]
-        return np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), SPEED_FLOOR)
+    def col(name: str) -> np.ndarray:
+        return m[:, _IX[name]]
 
-    head_x = (m[:, _col("pos_left_ear_x")] + m[:, _col("pos_right_ear_x")]) / 2
-    shoulder_x = (m[:, _col("pos_left_shoulder_x")] + m[:, _col("pos_right_shoulder_x")]) / 2
+    def ratio(left: str, right: str) -> np.ndarray:
+        a, b = col(left), col(right)
+        return np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), RATIO_FLOOR)
+
+    head_x = (col("pos_left_ear_x") + col("pos_right_ear_x")) / 2
+    shoulder_x = (col("pos_left_shoulder_x") + col("pos_right_shoulder_x")) / 2
     return np.stack(
         [
-            np.abs(m[:, _col("shoulder_tilt")]),
-            np.abs(m[:, _col("pelvic_tilt")]),
-            np.abs(m[:, _col("trunk_lean_angle")]),
+            np.abs(col("shoulder_tilt")),
+            np.abs(col("pelvic_tilt")),
+            np.abs(col("trunk_lean_angle")),
             ratio("speed_left_wrist", "speed_right_wrist"),
             np.abs(head_x - shoulder_x),
             ratio("speed_left_ankle", "speed_right_ankle"),
@@ -110,40 +115,34 @@ def _thresholds() -> np.ndarray:
 
 
 def grade(values: np.ndarray) -> np.ndarray:
-    """``[N, 6]`` int grades 0 (none) … 3 (marked) from cue values."""
+    """Integer grades 0 (none) … 3 (marked) of cue values ``[..., 6]``."""
     v = np.asarray(values, dtype=np.float64)
-    return (v[..., None] >= _thresholds()[None]).sum(axis=-1)
+    return (v[..., None] >= _thresholds()).sum(axis=-1)
 
 
-_PAIRS = tuple(itertools.combinations(range(len(CUES)), 2))
-_PAIR_INDEX = {p: i for i, p in enumerate(_PAIRS)}
-_N_SINGLE = len(CUES) * len(SEVERITIES)
-
-
-def _prompt_id(grades: np.ndarray, strength: np.ndarray) -> int:
-    """Prompt id: 0 symmetric; ``1 + 3c + (g − 1)`` one cue; ``19 + 9p + 3(ga − 1) + (gb − 1)`` two cues.
-
-    ``p`` is the index of the cue pair ``(a, b)``, ``a < b``, in ``itertools.combinations`` order.
-    """
-    graded = np.flatnonzero(grades > 0)
-    if graded.size == 0:
-        return 0
-    # Two strongest graded cues (ties: earlier cue first), named in CUES order.
-    order = graded[np.argsort(-strength[graded], kind="stable")][:2]
-    cues = sorted(int(c) for c in order)
-    if len(cues) == 1:
-        c = cues[0]
-        return 1 + c * 3 + int(grades[c]) - 1
-    a, b = cues
-    return 1 + _N_SINGLE + _PAIR_INDEX[(a, b)] * 9 + (int(grades[a]) - 1) * 3 + int(grades[b]) - 1
+def prompt_ids(values: np.ndarray) -> np.ndarray:
+    """Prompt ids ``[N]`` int64 of cue values ``[N, 6]``."""
+    v = np.asarray(values, dtype=np.float64)
+    grades = grade(v)
+    strength = v / _thresholds()[:, 0]
+    out = np.zeros(len(v), dtype=np.int64)
+    for n in range(len(v)):
+        graded = np.flatnonzero(grades[n] > 0)
+        if graded.size == 0:
+            continue
+        top = graded[np.argsort(-strength[n, graded], kind="stable")][:2]
+        cues = sorted(int(c) for c in top)
+        if len(cues) == 1:
+            out[n] = 1 + cues[0] * 3 + int(grades[n, cues[0]]) - 1
+        else:
+            a, b = cues
+            out[n] = 1 + _N_SINGLE + _PAIR_INDEX[(a, b)] * 9 + (int(grades[n, a]) - 1) * 3 + int(grades[n, b]) - 1
+    return out
 
 
 def describe_batch(kmaps: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Prompt ids ``[N]`` int64 and texts of windows ``[N, W, 238]``."""
-    values = cue_values(kmaps)
-    grades = grade(values)
-    strength = values / _thresholds()[:, 0][None]
-    ids = np.array([_prompt_id(g, s) for g, s in zip(grades, strength, strict=True)], dtype=np.int64)
+    ids = prompt_ids(cue_values(kmaps))
     return ids, [PROMPTS[i] for i in ids]
 
 
@@ -152,16 +151,15 @@ def describe(kmap_window: np.ndarray) -> tuple[int, str]:
     k = np.asarray(kmap_window)
     if k.ndim != 2:
         raise ShapeError(
-            f"one knowledge-map window must be [window, {N_FEATURES}], got {k.shape}", "slice one window"
+            f"one knowledge-map window must be [window, {N_FEATURES}], got {k.shape}", "pass a single window"
         )
     ids, texts = describe_batch(k[None])
     return int(ids[0]), texts[0]
 
 
-def calibrate_thresholds(kmaps: np.ndarray, percentiles: tuple[float, float, float] = (60, 85, 97)) -> dict:
+def calibrate_thresholds(
+    kmaps: np.ndarray, percentiles: tuple[float, float, float] = (60, 85, 97)
+) -> dict[str, tuple[float, ...]]:
     """Percentile thresholds of each cue over windows ``[N, W, 238]`` (how :data:`THRESHOLDS` was made)."""
     v = cue_values(kmaps)
-    return {
-        c: tuple(float(np.round(np.percentile(v[:, i], p), 4)) for p in percentiles)
-        for i, c in enumerate(CUES)
-    }
+    return {c: tuple(float(np.percentile(v[:, i], p)) for p in percentiles) for i, c in enumerate(CUES)}

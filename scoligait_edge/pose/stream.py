@@ -46,6 +46,7 @@ class PoseStream:
         *,
         every: int = 1,
         roi: tuple[int, int, int, int] | str | None = None,
+        crop: str = "auto",
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         min_presence_confidence: float = 0.5,
@@ -56,6 +57,7 @@ class PoseStream:
         self.source = source
         self.every = int(every)
         self.roi = parse_roi(roi) if isinstance(roi, str) else roi
+        self.crop = crop
         self.thresholds = Thresholds(
             min_detection_confidence, min_presence_confidence, min_tracking_confidence
         )
@@ -84,7 +86,9 @@ class PoseStream:
         self.info = info
         t_start = time.monotonic()
         try:
-            with FramePoser(self.thresholds, roi=self.roi, num_poses=self.num_poses, bundle=model) as poser:
+            with FramePoser(
+                self.thresholds, roi=self.roi, num_poses=self.num_poses, bundle=model, crop=self.crop
+            ) as poser:
                 source = (
                     _camera_frames(cap, self.every) if self.is_camera else iter_frames(cap, info, self.every)
                 )

@@ -24,6 +24,7 @@ import numpy as np
 
 from scoligait_edge.errors import InputFileError, PoseError, ShapeError
 from scoligait_edge.fileio import sha256_file
+from scoligait_edge.pose.autocrop import proposal_window
 from scoligait_edge.pose.clip import SIL_H, SIL_W, Clip
 from scoligait_edge.pose.coco import EXTRA_JOINTS, MEDIAPIPE_EXTRA, MEDIAPIPE_TO_COCO
 from scoligait_edge.pose.gaps import split_on_gaps
@@ -36,6 +37,8 @@ MASK_THRESHOLD = 0.5
 BBOX_MIN_VISIBILITY = 0.3
 #: Frames without a match before the tracker may take another person (reported as a jump).
 REACQUIRE_AFTER = 5
+#: ``--crop``: ``auto`` localises small people and landmarks a window around them; ``off``: full frame.
+CROP_MODES = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class FramePose:
     detected: bool
     n_people: int = 0
     bbox: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 pixels
+    window: tuple[int, int, int, int] | None = None  # automatic crop window x, y, w, h (None: full frame/ROI)
 
 
 @dataclass
@@ -403,8 +407,25 @@ def quiet_native_logs() -> Iterator[None]:
         os.close(devnull)
 
 
+def check_crop(crop: str) -> None:
+    """``crop`` must be one of :data:`CROP_MODES` (typed error otherwise)."""
+    if crop not in CROP_MODES:
+        raise InputFileError(
+            f"--crop {crop!r} is not one of {', '.join(CROP_MODES)}", "use --crop auto or off"
+        )
+
+
 class FramePoser:
-    """Run the landmarker on BGR frames and return the tracked person as :class:`FramePose`."""
+    """Run the landmarker on BGR frames and return the tracked person as :class:`FramePose`.
+
+    ``crop="auto"`` (default, ignored when ``roi`` is given) adds automatic person
+    localisation for small / distant walkers: while the tracked person is small relative to
+    the frame, a second ``PoseLandmarker`` (VIDEO mode, same timestamps) sees a smoothed
+    square window ≈ 1.8 person heights around them; when the full frame finds nobody, an
+    OpenCV person proposal (MOG2 motion blob or HOG person) gives the window to try. When
+    the person is large, or nothing is proposed, the full frame is used exactly as with
+    ``crop="off"``. Landmarks are mapped back to full-frame pixels.
+    """
 
     def __init__(
         self,
@@ -413,18 +434,32 @@ class FramePoser:
         roi: tuple[int, int, int, int] | None = None,
         num_poses: int = DEFAULT_NUM_POSES,
         bundle: Path | None = None,
+        crop: str = "auto",
     ) -> None:
+        from scoligait_edge.pose.autocrop import CropFollower, PersonLocator
+
+        check_crop(crop)
         self.thresholds = thresholds or Thresholds()
         self.roi = roi
+        self.crop = crop if roi is None else "off"
         self.num_poses = num_poses
+        self.bundle = bundle
         self.tracker = PersonTracker()
         with quiet_native_logs():
             self._landmarker = create_landmarker(self.thresholds, num_poses, bundle)
+        self._crop_landmarker: Any = None
+        self._locator = PersonLocator()
+        self._follower = CropFollower()
+        self._crop_misses = 0
+        self._frame_shape: tuple[int, ...] | None = None
         self._last_ts = -1
-        self._first = True
+        self._quiet: set[int] = set()  # landmarkers that have landmarked someone (set-up logs over)
+        self.crop_frames = 0  # frames landmarked on an automatic crop window
 
     def close(self) -> None:
         self._landmarker.close()
+        if self._crop_landmarker is not None:
+            self._crop_landmarker.close()
 
     def __enter__(self) -> FramePoser:
         return self
@@ -434,22 +469,83 @@ class FramePoser:
 
     def process(self, frame_bgr: np.ndarray, index: int, time_s: float) -> FramePose:
         """Landmark one frame at ``time_s`` (timestamps are forced strictly increasing)."""
+        ts = max(self._last_ts + 1, round(time_s * 1000.0))
+        self._last_ts = ts
+        if self.crop == "auto":
+            return self._process_auto(frame_bgr, index, time_s, ts)
+        img, (ox, oy) = self._crop(frame_bgr)
+        people, masks = self._landmark(self._landmarker, img, ts, (ox, oy))
+        return self._track(index, time_s, people, masks)
+
+    # -- automatic crop ---------------------------------------------------------------
+
+    def _process_auto(self, frame: np.ndarray, index: int, time_s: float, ts: int) -> FramePose:
+        self._frame_shape = frame.shape[:2]
+        self._locator.observe(frame)
+        window = self._follower.window(frame.shape)
+        if window is not None:  # following a small person
+            people, masks = self._landmark(self._crop_lm(), window.crop(frame), ts, window.offset)
+            fp = self._track(index, time_s, people, masks, window)
+            if fp.detected:
+                self._crop_misses = 0
+                self._follower.follow(fp.bbox, frame.shape)
+            else:
+                self._crop_misses += 1
+                if self._crop_misses > REACQUIRE_AFTER:  # lost: search the full frame again
+                    self._follower.reset()
+            return fp
+        people, masks = self._landmark(self._landmarker, frame, ts, (0, 0))
+        if not people:  # nobody in the full frame: try a crop around a person proposal
+            prop = self._locator.propose(frame, index, near=self.tracker._last)
+            window = proposal_window(prop, frame.shape) if prop is not None else None
+            if window is not None:
+                people, masks = self._landmark(self._crop_lm(), window.crop(frame), ts, window.offset)
+                if not people:
+                    self._locator.reject(prop.box, index)
+        fp = self._track(index, time_s, people, masks, window)
+        if fp.detected:
+            self._crop_misses = 0
+            self._follower.follow(fp.bbox, frame.shape)
+        return fp
+
+    def _crop_lm(self) -> Any:
+        if self._crop_landmarker is None:
+            with quiet_native_logs():
+                self._crop_landmarker = create_landmarker(self.thresholds, self.num_poses, self.bundle)
+        return self._crop_landmarker
+
+    # -- shared steps -----------------------------------------------------------------
+
+    def _landmark(
+        self, landmarker: Any, img_bgr: np.ndarray, ts: int, offset: tuple[int, int]
+    ) -> tuple[list[np.ndarray], list[Any]]:
+        """People (``[33, 3]`` frame pixels) and their masks (``mp.Image``, image-sized) in one image."""
         import cv2
         import mediapipe as mp
 
-        img, (ox, oy) = self._crop(frame_bgr)
-        h, w = img.shape[:2]
-        rgb = np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        ts = max(self._last_ts + 1, round(time_s * 1000.0))
-        self._last_ts = ts
+        h, w = img_bgr.shape[:2]
+        rgb = np.ascontiguousarray(cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB))
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        if self._first:  # the graph logs its set-up until the first person is landmarked
+        if id(landmarker) not in self._quiet:  # the graph logs its set-up until it first sees someone
             with quiet_native_logs():
-                result = self._landmarker.detect_for_video(image, ts)
-            self._first = not result.pose_landmarks
+                result = landmarker.detect_for_video(image, ts)
+            if result.pose_landmarks:
+                self._quiet.add(id(landmarker))
         else:
-            result = self._landmarker.detect_for_video(image, ts)
-        people = [landmarks_to_array(p, w, h, (ox, oy)) for p in (result.pose_landmarks or [])]
+            result = landmarker.detect_for_video(image, ts)
+        people = [landmarks_to_array(p, w, h, offset) for p in (result.pose_landmarks or [])]
+        raw = result.segmentation_masks or []
+        # The mp.Image objects own the mask memory: keep them, view them only while in use.
+        return people, [raw[i] if i < len(raw) else None for i in range(len(people))]
+
+    def _track(
+        self,
+        index: int,
+        time_s: float,
+        people: list[np.ndarray],
+        masks: list[Any],
+        window: Any = None,
+    ) -> FramePose:
         boxes = [pose_bbox(p) for p in people]
         k = self.tracker.choose(boxes, index, time_s)
         if k is None:
@@ -460,12 +556,25 @@ class FramePoser:
             return FramePose(
                 index, time_s, nan17, nan4, np.zeros((SIL_H, SIL_W), np.uint8), False, len(people), None
             )
+        if window is not None:
+            self.crop_frames += 1
         coco, extra = to_coco(people[k])
-        masks = result.segmentation_masks or []
-        mask = masks[k].numpy_view() if k < len(masks) else None
-        if mask is not None:
-            mask = np.asarray(mask).reshape(h, w)
-        return FramePose(index, time_s, coco, extra, silhouette_64x44(mask), True, len(people), boxes[k])
+        m = masks[k]
+        mask = None if m is None else np.asarray(m.numpy_view()).reshape(m.height, m.width)
+        if window is not None and mask is not None and self._frame_shape is not None:
+            mask = window.paste(mask, self._frame_shape)  # frame coordinates, as a full-frame mask
+        sil = silhouette_64x44(mask)
+        return FramePose(
+            index,
+            time_s,
+            coco,
+            extra,
+            sil,
+            True,
+            len(people),
+            boxes[k],
+            window.as_tuple() if window is not None else None,
+        )
 
     def _crop(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         if self.roi is None:
@@ -544,6 +653,7 @@ def extract_pose(
     *,
     every: int = 1,
     roi: tuple[int, int, int, int] | str | None = None,
+    crop: str = "auto",
     min_detection_confidence: float = 0.5,
     min_tracking_confidence: float = 0.5,
     min_presence_confidence: float = 0.5,
@@ -558,7 +668,9 @@ def extract_pose(
     Returns one clip, or several when the person is lost for more than ``max_gap`` frames
     (at 30 Hz); each clip's metadata gives the reason it starts where it does. ``every``
     processes every N-th frame (the gaps are interpolated by the 30 Hz resampling);
-    ``roi`` (x, y, w, h pixels) restricts the landmarker to that region; ``max_frames``
+    ``roi`` (x, y, w, h pixels) restricts the landmarker to that region; ``crop="auto"``
+    (without ``roi``) finds small people and landmarks a window around them (see
+    :class:`FramePoser`), ``crop="off"`` always uses the full frame; ``max_frames``
     stops after that many source frames (quick looks, tests). Raises
     :class:`InputFileError` for missing, unreadable, truncated or unsupported videos and
     :class:`PoseError` when no person is found; writes nothing.
@@ -566,6 +678,7 @@ def extract_pose(
     from scoligait_edge.pose.assets import MODEL_VARIANT, pose_bundle
 
     roi_t = parse_roi(roi) if isinstance(roi, str) else roi
+    check_crop(crop)
     thresholds = Thresholds(min_detection_confidence, min_presence_confidence, min_tracking_confidence)
     if max_gap < 0:
         raise InputFileError(f"max_gap={max_gap} is negative", "give a gap length in frames >= 0")
@@ -573,7 +686,7 @@ def extract_pose(
     cap, info = open_video(video_path)
     frames: list[FramePose] = []
     try:
-        with FramePoser(thresholds, roi=roi_t, num_poses=num_poses, bundle=model) as poser:
+        with FramePoser(thresholds, roi=roi_t, num_poses=num_poses, bundle=model, crop=crop) as poser:
             total = (
                 info.frame_count if max_frames is None else min(info.frame_count or max_frames, max_frames)
             )
@@ -586,6 +699,8 @@ def extract_pose(
                 else:
                     advance(total or (frames[-1].index + 1 if frames else 0))  # skipped tail (--every)
             jumps = list(poser.tracker.jumps)
+            crop_frames = poser.crop_frames
+            crop_used = poser.crop
     finally:
         cap.release()
     n_source = (frames[-1].index + 1) if frames else 0
@@ -620,6 +735,8 @@ def extract_pose(
         "source_fourcc": info.fourcc,
         "every": every,
         "roi": list(roi_t) if roi_t else None,
+        "crop": crop_used,
+        "crop_frames": crop_frames,
         "processed_frames": len(frames),
         "detected_frames": detected,
         "detection_rate": round(detected / len(frames), 4),

@@ -41,7 +41,7 @@ def get_windows(data: DataSource, split: str) -> Any:
         from scoligait_edge.data.windows import load_windows
 
         ws = load_windows(Path(data), split)
-    if len(ws.labels) == 0:
+    if len(ws.label) == 0:
         raise DatasetError(f"the {split!r} split has no windows", "generate a larger dataset")
     return ws
 
@@ -66,7 +66,7 @@ def take(ws: Any, idx: np.ndarray) -> Batch:
         kmap=torch.from_numpy(np.ascontiguousarray(ws.kmap[idx], dtype=np.float32)),
         silhouette=_sil(ws.silhouette[idx]),
         prompt_id=torch.from_numpy(np.asarray(ws.prompt_id[idx], dtype=np.int64)),
-        label=torch.from_numpy(np.asarray(ws.labels[idx], dtype=np.float32)),
+        label=torch.from_numpy(np.asarray(ws.label[idx], dtype=np.float32)),
         cobb=torch.from_numpy(np.asarray(ws.cobb[idx], dtype=np.float32)),
         index=idx,
     )
@@ -74,7 +74,7 @@ def take(ws: Any, idx: np.ndarray) -> Batch:
 
 def batches(ws: Any, batch_size: int, shuffle: bool, gen: torch.Generator | None = None) -> Iterator[Batch]:
     """Iterate over ``ws`` in batches (shuffled with ``gen`` when asked)."""
-    n = len(ws.labels)
+    n = len(ws.label)
     order = torch.randperm(n, generator=gen).numpy() if shuffle else np.arange(n)
     for s in range(0, n, batch_size):
         yield take(ws, order[s : s + batch_size])
@@ -82,7 +82,7 @@ def batches(ws: Any, batch_size: int, shuffle: bool, gen: torch.Generator | None
 
 def norm_stats(ws: Any, chunk: int = 512) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Per-feature mean/std of the knowledge map and mean/std of the Cobb angle over a split."""
-    n = len(ws.labels)
+    n = len(ws.label)
     s = np.zeros(ws.kmap.shape[-1], np.float64)
     ss = np.zeros_like(s)
     for i in range(0, n, chunk):
@@ -94,4 +94,6 @@ def norm_stats(ws: Any, chunk: int = 512) -> tuple[np.ndarray, np.ndarray, float
     std = np.sqrt(np.maximum(ss / cnt - mean**2, 0.0))
     std = np.where(std < 1e-6, 1.0, std)
     cobb = np.asarray(ws.cobb, np.float64)
-    return mean.astype(np.float32), std.astype(np.float32), float(cobb.mean()), float(cobb.std() + 1e-6)
+    cobb = cobb[np.isfinite(cobb)]
+    c_mean, c_std = (float(cobb.mean()), float(cobb.std() + 1e-6)) if len(cobb) else (0.0, 1.0)
+    return mean.astype(np.float32), std.astype(np.float32), c_mean, c_std

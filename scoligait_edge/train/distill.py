@@ -27,6 +27,7 @@ from scoligait_edge.models import ModelConfig, ScoliGaitModel, Student, save_mod
 from scoligait_edge.train.batches import Batch, DataSource, batches, get_windows
 from scoligait_edge.train.evaluate import choose_threshold, clip_level, predict_windows
 from scoligait_edge.train.loop import TrainConfig, fit
+from scoligait_edge.train.teacher import augment, cobb_loss
 
 
 @dataclass
@@ -110,13 +111,11 @@ def distill(
     def loss_fn(b: Batch, training: bool) -> tuple[Tensor, dict[str, float]]:
         t = tgt["train" if training else "val"]
         idx = torch.from_numpy(b.index)
-        o = student(b.kmap, b.silhouette, b.prompt_id, extras=True)
+        kmap = augment(student, b.kmap, tcfg.km_noise) if training else b.kmap
+        o = student(kmap, b.silhouette, b.prompt_id, extras=True)
         kl = binary_kl(t["logit"][idx], o["referral_logit"], w.temperature) * w.temperature**2
         bce = F.binary_cross_entropy_with_logits(o["referral_logit"], b.label)
-        std = student.cobb_std
-        reg = F.smooth_l1_loss(
-            (o["cobb_angle"] - student.cobb_mean) / std, (b.cobb - student.cobb_mean) / std
-        )
+        reg = cobb_loss(o["cobb_angle"], b.cobb, student.cobb_mean, student.cobb_std)
         emb = 1 - F.cosine_similarity(emb_proj(o["embedding"]), t["embedding"][idx], dim=-1).mean()
         tg = t["grid"][idx].flatten(1).clamp_min(1e-8)
         sg = o["km_relevance"].flatten(1).clamp_min(1e-8)

@@ -54,7 +54,7 @@ def clip_level(ws: Any, pred: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         "clip_id": uniq[order],
         "prob": avg(pred["prob"]),
         "cobb_pred": avg(pred["cobb"]),
-        "label": np.asarray(ws.labels)[first][order].astype(int),
+        "label": np.asarray(ws.label)[first][order].astype(int),
         "cobb": np.asarray(ws.cobb, np.float64)[first][order],
         "subject_id": np.asarray(ws.subject_id)[first][order],
     }
@@ -126,8 +126,10 @@ def evaluate(
         "n_clips": len(c["prob"]),
         "n_subjects": len(np.unique(c["subject_id"])),
         **metrics(c["label"], c["prob"], threshold),
-        "cobb_mae": float(np.abs(c["cobb_pred"] - c["cobb"]).mean()),
-        "window_auc": metrics(np.asarray(ws.labels), wp["prob"], threshold)["auc"],
+        "cobb_mae": float(np.nanmean(np.abs(c["cobb_pred"] - c["cobb"])))
+        if np.isfinite(c["cobb"]).any()
+        else float("nan"),
+        "window_auc": metrics(np.asarray(ws.label), wp["prob"], threshold)["auc"],
     }
     return out
 

@@ -30,6 +30,7 @@ class TrainConfig:
     warmup_frac: float = 0.05
     patience: int = 5
     cobb_weight: float = 0.5
+    km_noise: float = 0.0  #: training-time Gaussian noise on the kmap, in units of each feature's std
     grad_clip: float = 1.0
     seed: int = 0
     threads: int = 1
@@ -76,7 +77,7 @@ def fit(
     torch.set_num_threads(cfg.threads)
     gen = seed_everything(cfg.seed)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(train_ws.labels) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(train_ws.label) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     sched = cosine_schedule(opt, total, int(cfg.warmup_frac * total))
     history: list[dict[str, float]] = []

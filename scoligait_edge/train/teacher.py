@@ -53,14 +53,30 @@ def prompt_setup(
     return n, text_table
 
 
-def supervised_loss(model: torch.nn.Module, cobb_weight: float) -> Any:
+def cobb_loss(
+    pred: torch.Tensor, target: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
+    """Smooth-L1 on standardised Cobb angles, ignoring windows whose angle is unknown (NaN)."""
+    known = torch.isfinite(target)
+    diff = F.smooth_l1_loss((pred - mean) / std, (torch.nan_to_num(target) - mean) / std, reduction="none")
+    return (diff * known).sum() / known.sum().clamp_min(1)
+
+
+def augment(model: torch.nn.Module, kmap: torch.Tensor, km_noise: float) -> torch.Tensor:
+    """Training-time Gaussian noise on the raw kmap, ``km_noise`` × each feature's training std."""
+    if km_noise <= 0:
+        return kmap
+    return kmap + km_noise * model.km_std * torch.randn_like(kmap)
+
+
+def supervised_loss(model: torch.nn.Module, cobb_weight: float, km_noise: float = 0.0) -> Any:
     """BCE on the referral logit + ``cobb_weight`` × smooth-L1 on the standardised Cobb angle."""
 
     def loss_fn(b: Batch, training: bool) -> tuple[torch.Tensor, dict[str, float]]:
-        out = model(b.kmap, b.silhouette, b.prompt_id)
+        kmap = augment(model, b.kmap, km_noise) if training else b.kmap
+        out = model(kmap, b.silhouette, b.prompt_id)
         bce = F.binary_cross_entropy_with_logits(out["referral_logit"], b.label)
-        std = model.cobb_std
-        reg = F.smooth_l1_loss((out["cobb_angle"] - model.cobb_mean) / std, (b.cobb - model.cobb_mean) / std)
+        reg = cobb_loss(out["cobb_angle"], b.cobb, model.cobb_mean, model.cobb_std)
         return bce + cobb_weight * reg, {"bce": bce.item(), "cobb": reg.item()}
 
     return loss_fn
@@ -99,14 +115,14 @@ def train_teacher(
         list(model.parameters()),
         train_ws,
         val_ws,
-        supervised_loss(model, tcfg.cobb_weight),
+        supervised_loss(model, tcfg.cobb_weight, tcfg.km_noise),
         tcfg,
         desc="teacher",
         quiet=quiet,
     )
     vc = clip_level(val_ws, predict_windows(model, val_ws))
     model.threshold.fill_(choose_threshold(vc["label"], vc["prob"]))
-    info = {"history": history, "train": tcfg.__dict__, "n_train_windows": len(train_ws.labels)}
+    info = {"history": history, "train": tcfg.__dict__, "n_train_windows": len(train_ws.label)}
     if out is not None:
         save_model(model, out, force=force, meta=info)
     return model, info

@@ -20,7 +20,7 @@ class ToyWindows:
     kmap: np.ndarray
     silhouette: np.ndarray
     prompt_id: np.ndarray
-    labels: np.ndarray
+    label: np.ndarray
     cobb: np.ndarray
     subject_id: np.ndarray
     clip_id: np.ndarray
@@ -46,7 +46,7 @@ def toy_windows(
         kmap=kmap,
         silhouette=sil,
         prompt_id=(label.astype(np.int64) * 2 + rng.integers(0, 2, n)) % n_prompts,
-        labels=label,
+        label=label,
         cobb=cobb.astype(np.float32),
         subject_id=np.array([f"toy{offset + s:04d}" for s in subj]),
         clip_id=np.array([f"toy{offset + s:04d}_c{(i // windows) % clips}" for i, s in enumerate(subj)]),
