@@ -577,3 +577,36 @@ def test_auto_crop_leaves_large_people_on_the_full_frame(walker_avi, walker_clip
     np.testing.assert_array_equal(auto.silhouettes, off.silhouettes)
     with pytest.raises(InputFileError, match="--crop 'maybe'"):
         extract_pose(walker_avi, crop="maybe", progress=False)
+
+
+def test_person_locator_proposes_the_moving_person_near_the_track():
+    from scoligait_edge.pose.autocrop import PersonLocator, proposal_window
+
+    loc = PersonLocator(hog_every=10**6)  # motion only (HOG runs on the first search alone)
+    loc._searches = 1  # skip that first HOG search: the blocks below are not people for HOG
+
+    def frame(t: int) -> np.ndarray:
+        # Uniform blocks moving by more than their width (MOG2 soon absorbs a uniform overlap).
+        img = blank(1280, 720)
+        if t:
+            img[300:400, 200 + 40 * t : 230 + 40 * t] = (40, 40, 40)  # small "walker", 100 px tall
+            img[100:400, 1100 - 100 * t : 1180 - 100 * t] = (90, 60, 40)  # larger mover far away
+        return img
+
+    for t in range(6):
+        loc.observe(frame(t))
+    img = frame(5)
+    largest = loc.propose(img, 5)
+    assert largest.source == "motion" and largest.box[3] - largest.box[1] > 250  # no track: the largest
+    near = loc.propose(img, 5, near=(360.0, 300.0, 390.0, 400.0))  # the walker's last tracked box
+    x0, y0, x1, y1 = near.box
+    assert abs(y0 - 300) < 12 and abs(y1 - 400) < 12 and abs(x0 - 400) < 12 and abs(x1 - 430) < 12
+    win = proposal_window(near, img.shape)
+    assert win.w == win.h and win.x <= x0 and win.x + win.w >= x1 and win.y <= y0 and win.y + win.h >= y1
+    loc.reject(near.box, 5)  # the landmarker found nobody there: skipped for a few searches
+    assert loc.propose(img, 6, near=(360.0, 300.0, 390.0, 400.0)).box == largest.box
+    assert proposal_window(largest, img.shape) is None  # 300 px of 720: large, the full frame's job
+    still = PersonLocator()
+    for _ in range(4):
+        still.observe(blank(1280, 720))
+    assert still._motion == []

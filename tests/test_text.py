@@ -60,7 +60,9 @@ def _values(**cues: float) -> np.ndarray:
 def test_grading_and_ids_follow_thresholds() -> None:
     th = THRESHOLDS
     assert prompt_ids(_values())[0] == 0
-    assert PROMPTS[prompt_ids(_values(shoulder_tilt=th["shoulder tilt"][0] * 1.01))[0]].startswith("mild shoulder")
+    assert PROMPTS[prompt_ids(_values(shoulder_tilt=th["shoulder tilt"][0] * 1.01))[0]].startswith(
+        "mild shoulder"
+    )
     v = _values(shoulder_tilt=th["shoulder tilt"][2] * 1.1, trunk_lean=th["trunk lean"][1] * 1.01)
     assert PROMPTS[prompt_ids(v)[0]] == "marked shoulder tilt and moderate trunk lean"
     # Three graded cues: the weakest (relative to its mild threshold) is dropped.

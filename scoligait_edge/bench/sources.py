@@ -6,18 +6,16 @@ not shipped, no video) becomes a ⏭/❌ case with its reason instead of an exce
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import os
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scoligait_edge.bench.cases import Case, EvalSet, Runner, failed, one_line, unavailable
+from scoligait_edge.bench.quiet import quiet_fds
 from scoligait_edge.errors import ScoliGaitError
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -88,37 +86,6 @@ def _state_dict_bytes(model: Any) -> int | None:
 
 
 # ------------------------------------------------------------------------------- targets
-
-
-@contextlib.contextmanager
-def quiet_fds() -> Iterator[None]:
-    """Send converters' native chatter (absl, TFLite, ORT, progress bars) on fds 1 and 2 to /dev/null.
-
-    The export's outcome is the row's status and reason; ``SCOLIGAIT_DEBUG=1`` keeps the chatter.
-    """
-    if os.environ.get("SCOLIGAIT_DEBUG") == "1":
-        yield
-        return
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = [os.dup(1), os.dup(2)]
-    except (OSError, ValueError, AttributeError):  # no real fds (embedded interpreters, some test runners)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, devnull):
-            os.close(fd)
 
 
 def resolve_targets(spec: str) -> list[str]:

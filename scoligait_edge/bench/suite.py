@@ -14,6 +14,7 @@ import numpy as np
 from scoligait_edge.bench.cases import Case, EvalSet, Runner, one_line, predict_probs
 from scoligait_edge.bench.machine import load_average, machine_info
 from scoligait_edge.bench.parity import check_floors, floors_for, parity_metrics
+from scoligait_edge.bench.quiet import quiet_fds
 from scoligait_edge.bench.reference import DEFAULT_REFERENCE, reference_workload
 from scoligait_edge.bench.report import FAILED, PARITY_FAILED, PASSED, BenchRun, Row
 from scoligait_edge.bench.timing import (
@@ -86,8 +87,9 @@ def run_suite(
                 if rows[case.id].status == FAILED or not case.runnable:
                     continue
                 try:
-                    fn, runner = _workload(case, threads, example)
-                    fn()  # one checked call: a failure here is the row's ❌, not the whole run's
+                    with quiet_fds():
+                        fn, runner = _workload(case, threads, example)
+                        fn()  # one checked call: a failure here is the row's ❌, not the whole run's
                 except Exception as e:  # any backend error becomes this row's status
                     rows[case.id].status, rows[case.id].reason = FAILED, f"run failed: {one_line(e)}"
                     continue
@@ -189,7 +191,8 @@ def _parity(
     probs: dict[str, np.ndarray] = {}
     for c in models:
         try:
-            probs[c.id] = predict_probs(runners[c.id], ev.inputs)
+            with quiet_fds():
+                probs[c.id] = predict_probs(runners[c.id], ev.inputs)
         except Exception as e:
             rows[c.id].status, rows[c.id].reason = FAILED, f"parity run failed: {one_line(e)}"
         _advance(progress, task)

@@ -71,3 +71,12 @@ def main(argv: list[str] | None = None) -> None:
     except MemoryError:
         err_console.print("error: out of memory — use a shorter clip or a smaller batch")
         sys.exit(1)
+    except Exception as e:  # a bug, not bad input: still one line, traceback on request
+        if debug:
+            raise
+        msg = " ".join(str(e).split())[:300]
+        err_console.print(
+            f"internal error: {type(e).__name__}: {msg} — this is a bug; rerun with SCOLIGAIT_DEBUG=1 "
+            "for the traceback and report it"
+        )
+        sys.exit(2)

@@ -511,7 +511,7 @@ def iter_clips(
 
 def write_dataset(
     out: str | os.PathLike,
-    subjects: int = 100,
+    subjects: int = 150,
     clips_per_subject: int = 2,
     seed: int = 0,
     frames: int = 192,

@@ -136,7 +136,9 @@ def prompt_ids(values: np.ndarray) -> np.ndarray:
             out[n] = 1 + cues[0] * 3 + int(grades[n, cues[0]]) - 1
         else:
             a, b = cues
-            out[n] = 1 + _N_SINGLE + _PAIR_INDEX[(a, b)] * 9 + (int(grades[n, a]) - 1) * 3 + int(grades[n, b]) - 1
+            out[n] = (
+                1 + _N_SINGLE + _PAIR_INDEX[(a, b)] * 9 + (int(grades[n, a]) - 1) * 3 + int(grades[n, b]) - 1
+            )
     return out
 
 

@@ -1,7 +1,8 @@
 """Pose from video with MediaPipe Tasks ``PoseLandmarker`` (offline): COCO-17 clips at 30 Hz.
 
-Pipeline: OpenCV decodes frames → ``PoseLandmarker`` (VIDEO mode, monotonically increasing
-timestamps, up to ``num_poses`` people, segmentation masks on) → :class:`PersonTracker`
+Pipeline: OpenCV decodes frames → (``crop="auto"``: a window around a small / distant person,
+see :mod:`scoligait_edge.pose.autocrop`) → ``PoseLandmarker`` (VIDEO mode, monotonically
+increasing timestamps, up to ``num_poses`` people, segmentation masks on) → :class:`PersonTracker`
 keeps one walking person → MediaPipe-33 landmarks mapped to COCO-17 in pixels
 (visibility as confidence; heels and foot index kept as ``extra``) → silhouette from the
 tracked person's segmentation mask (OpenGait/Scoliosis1K-style 64×44 crop) → resampled to
@@ -346,6 +347,11 @@ class PersonTracker:
     _missed: int = 0
     _had_track: bool = False
 
+    @property
+    def last_box(self) -> tuple[float, float, float, float] | None:
+        """The tracked person's last bounding box (``None`` before the first)."""
+        return self._last
+
     def choose(self, boxes: list[tuple[float, float, float, float]], frame: int, time_s: float) -> int | None:
         """Index of the tracked person among ``boxes`` (or ``None``)."""
         if not boxes:
@@ -496,7 +502,7 @@ class FramePoser:
             return fp
         people, masks = self._landmark(self._landmarker, frame, ts, (0, 0))
         if not people:  # nobody in the full frame: try a crop around a person proposal
-            prop = self._locator.propose(frame, index, near=self.tracker._last)
+            prop = self._locator.propose(frame, index, near=self.tracker.last_box)
             window = proposal_window(prop, frame.shape) if prop is not None else None
             if window is not None:
                 people, masks = self._landmark(self._crop_lm(), window.crop(frame), ts, window.offset)

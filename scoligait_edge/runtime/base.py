@@ -190,7 +190,11 @@ class TorchRunner(Runner):
         import torch
 
         self._torch = torch
-        self.model = model.eval()
+        self.model = model
+        try:
+            model.eval()
+        except NotImplementedError:  # a torch.export module is already in inference form
+            pass
         if threads:
             torch.set_num_threads(threads)
 
