@@ -62,7 +62,9 @@ class CalibrationSet:
         """What the manifest records about this set."""
         d: dict[str, Any] = {"hash": self.hash, "size": len(self), "source": self.source}
         if self.labels is not None:
-            d["class_counts"] = {str(int(c)): int(n) for c, n in zip(*np.unique(self.labels, return_counts=True), strict=True)}
+            d["class_counts"] = {
+                str(int(c)): int(n) for c, n in zip(*np.unique(self.labels, return_counts=True), strict=True)
+            }
         if self.subject_id is not None:
             d["subjects"] = len(np.unique(self.subject_id))
         d.update({k: v for k, v in self.meta.items() if k not in d})
@@ -84,7 +86,9 @@ def validate_arrays(inputs: Mapping[str, np.ndarray], min_samples: int = MIN_SAM
     n = None
     for name in INPUT_NAMES:
         if name not in inputs:
-            raise CalibrationError(f"calibration set has no '{name}' array", "rebuild it with `scoligait-edge calibrate`")
+            raise CalibrationError(
+                f"calibration set has no '{name}' array", "rebuild it with `scoligait-edge calibrate`"
+            )
         a = np.asarray(inputs[name])
         shape = INPUTS[name][0]
         if a.ndim != len(shape) or any(isinstance(s, int) and a.shape[i] != s for i, s in enumerate(shape)):
@@ -95,7 +99,9 @@ def validate_arrays(inputs: Mapping[str, np.ndarray], min_samples: int = MIN_SAM
             )
         n = a.shape[0] if n is None else n
         if a.shape[0] != n:
-            raise CalibrationError(f"calibration arrays disagree on size ({name}: {a.shape[0]} vs {n})", "rebuild it")
+            raise CalibrationError(
+                f"calibration arrays disagree on size ({name}: {a.shape[0]} vs {n})", "rebuild it"
+            )
         if np.issubdtype(a.dtype, np.floating):
             bad = ~np.isfinite(a)
             if bad.any():
@@ -111,7 +117,9 @@ def validate_arrays(inputs: Mapping[str, np.ndarray], min_samples: int = MIN_SAM
         )
     pid = np.asarray(inputs["prompt_id"])
     if pid.size and pid.min() < 0:
-        raise CalibrationError("calibration prompt_id has negative values", "prompt ids index the prompt table (>= 0)")
+        raise CalibrationError(
+            "calibration prompt_id has negative values", "prompt ids index the prompt table (>= 0)"
+        )
 
 
 def save_calibration(cs: CalibrationSet, path: str | Path, force: bool = False) -> Path:
@@ -140,9 +148,13 @@ def load_calibration(path: str | Path) -> CalibrationSet:
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:
-        raise CalibrationError(f"{p.name} holds pickled objects ({e})", "rebuild it with `scoligait-edge calibrate`") from None
+        raise CalibrationError(
+            f"{p.name} holds pickled objects ({e})", "rebuild it with `scoligait-edge calibrate`"
+        ) from None
     except Exception as e:
-        raise CalibrationError(f"{p.name} is not a readable .npz ({type(e).__name__})", "rebuild it") from None
+        raise CalibrationError(
+            f"{p.name} is not a readable .npz ({type(e).__name__})", "rebuild it"
+        ) from None
     header: dict[str, Any] = {}
     if "__header__" in arrays:
         try:
@@ -230,7 +242,9 @@ def window_labels(ws: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(labels as int, subject ids) of a WindowSet/dict (``None`` where absent)."""
     lab = _field(ws, "labels", "label")
     subj = _field(ws, "subject_id")
-    return (None if lab is None else np.asarray(lab).astype(np.int64)), (None if subj is None else np.asarray(subj))
+    return (None if lab is None else np.asarray(lab).astype(np.int64)), (
+        None if subj is None else np.asarray(subj)
+    )
 
 
 def from_arrays(
@@ -244,7 +258,9 @@ def from_arrays(
     n = len(_field(arrays, "kmap"))
     labels, subjects = window_labels(arrays)
     if n < MIN_SAMPLES:
-        raise CalibrationError(f"only {n} training windows available, need >= {MIN_SAMPLES}", "use more training data")
+        raise CalibrationError(
+            f"only {n} training windows available, need >= {MIN_SAMPLES}", "use more training data"
+        )
     if stratify and labels is not None:
         subj = subjects if subjects is not None else np.arange(n)
         idx = stratified_indices(labels, subj, size, seed)
@@ -258,7 +274,12 @@ def from_arrays(
         labels=None if labels is None else labels[idx],
         subject_id=None if subjects is None else subjects[idx].astype(str),
         source=source,
-        meta={"stratified": bool(stratify and labels is not None), "seed": seed, "drawn_from": "train", "pool": n},
+        meta={
+            "stratified": bool(stratify and labels is not None),
+            "seed": seed,
+            "drawn_from": "train",
+            "pool": n,
+        },
     )
 
 
@@ -269,6 +290,8 @@ def build_calibration_set(
     try:
         from scoligait_edge.data.windows import load_windows
     except ImportError as e:
-        raise CalibrationError(f"dataset reader unavailable ({e})", "pass --calib CALIB.npz instead") from None
+        raise CalibrationError(
+            f"dataset reader unavailable ({e})", "pass --calib CALIB.npz instead"
+        ) from None
     ws = load_windows(Path(data_dir), "train")
     return from_arrays(ws, size=size, stratify=stratify, seed=seed, source=f"{Path(data_dir).name}:train")

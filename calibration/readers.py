@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-
 from scoligait_edge.calibration.dataset import CalibrationSet
 
 

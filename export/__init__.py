@@ -88,10 +88,11 @@ def export_model(
     Raises ``TargetError``, ``UnavailableError``, ``OutputExistsError``, ``ExportError``,
     ``ParityError`` (the bundle is then not written), ``CalibrationError``.
     """
-    from scoligait_edge.errors import UnavailableError
     from scoligait_edge.export import bundle as B
     from scoligait_edge.export import parity as P
     from scoligait_edge.export.sources import resolve_calibration, resolve_heldout
+
+    from scoligait_edge.errors import UnavailableError
     from scoligait_edge.fileio import atomic_dir, check_can_write
     from scoligait_edge.runtime.base import TorchRunner
 
@@ -100,7 +101,9 @@ def export_model(
     opts = validate_options(t, **options)
     ok = availability(t)
     if ok is not True:
-        raise UnavailableError(f"target '{t.name}' cannot export here: {ok}", f"install scoligait-edge[{t.name}]")
+        raise UnavailableError(
+            f"target '{t.name}' cannot export here: {ok}", f"install scoligait-edge[{t.name}]"
+        )
     say("loading model")
     model = resolve_model(model)
     out = Path(out) if out is not None else default_out(model, t, opts.precision)
@@ -109,6 +112,7 @@ def export_model(
     if opts.precision == "int8" and getattr(backend(t), "needs_calibration", lambda o: True)(opts):
         say("preparing calibration set")
         opts.calib = resolve_calibration(opts.calib, size=opts.calib_size, seed=opts.seed)
+    _check_prompts(opts.calib, info.get("n_prompts"), "calibration")
     calib = opts.calib.describe() | {"method": opts.calib_method} if opts.calib is not None else None
     meta = {
         "schema_version": B.SCHEMA_VERSION,
@@ -138,6 +142,7 @@ def export_model(
         if opts.validate:
             say("checking parity against PyTorch")
             held = resolve_heldout(opts.parity_data, seed=opts.seed)
+            _check_prompts(held, info.get("n_prompts"), "parity")
             be = backend(t)
             cand = be.parity_runner(tmp, manifest) if hasattr(be, "parity_runner") else be.load(tmp, manifest)
             manifest["parity"] = P.validate(
@@ -156,14 +161,34 @@ def export_model(
     return out
 
 
+def _check_prompts(data: Any, n_prompts: int | None, what: str) -> None:
+    """Windows must index the model's prompt table (a mismatch means another prompt table)."""
+    import numpy as np
+
+    from scoligait_edge.errors import DatasetError
+
+    if data is None or not n_prompts:
+        return
+    pid = np.asarray(data["prompt_id"] if isinstance(data, dict) else data.prompt_id)
+    if pid.size and int(pid.max()) >= n_prompts:
+        raise DatasetError(
+            f"{what} windows use prompt ids up to {int(pid.max())} but the model's prompt table "
+            f"has {n_prompts} entries",
+            "build the windows with the prompt table the model was trained with (or retrain the model)",
+        )
+
+
 def load_bundle(path: str | Path, *, verify: bool = True, **kwargs: Any) -> Any:
     """Open any bundle: verify manifest schema, catalog hash and file hashes, then load its Runner."""
-    from scoligait_edge.errors import UnavailableError
     from scoligait_edge.export import bundle as B
+
+    from scoligait_edge.errors import UnavailableError
 
     man = B.verify_bundle(path) if verify else B.read_manifest(path)
     t = get_target(man["target"])
     ok = availability(t)
     if ok is not True:
-        raise UnavailableError(f"cannot run a '{t.name}' bundle here: {ok}", f"install scoligait-edge[{t.name}]")
+        raise UnavailableError(
+            f"cannot run a '{t.name}' bundle here: {ok}", f"install scoligait-edge[{t.name}]"
+        )
     return backend(t).load(Path(path), man, **kwargs)

@@ -115,9 +115,11 @@ def model_metadata(model: Any) -> dict[str, Any]:
         if thr is not None:
             break
     params = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None
+    cfg = getattr(model, "cfg", None)
     return {
         "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
         "parameters": params,
+        "n_prompts": getattr(cfg, "n_prompts", None),
         "normalization": norm,
         "decision_threshold": 0.5 if thr is None or not math.isfinite(thr) else thr,
     }
@@ -187,14 +189,18 @@ def read_manifest(bundle_dir: str | Path) -> dict[str, Any]:
     """Read and structurally check ``manifest.json``; raises :class:`BundleError` with the reason."""
     d = Path(bundle_dir)
     if not d.is_dir():
-        raise BundleError(f"bundle {d} is not a directory", "pass the directory written by `scoligait-edge export`")
+        raise BundleError(
+            f"bundle {d} is not a directory", "pass the directory written by `scoligait-edge export`"
+        )
     mpath = d / MANIFEST
     if not mpath.is_file():
         raise BundleError(f"bundle {d} has no {MANIFEST}", "re-export it with `scoligait-edge export`")
     try:
         man = json.loads(mpath.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{mpath} is not valid JSON ({e.__class__.__name__})", "re-export the bundle") from None
+        raise BundleError(
+            f"{mpath} is not valid JSON ({e.__class__.__name__})", "re-export the bundle"
+        ) from None
     if not isinstance(man, dict) or man.get("format") != FORMAT:
         raise BundleError(f"{mpath} is not a scoligait-edge bundle manifest", "re-export the bundle")
     return man
@@ -221,7 +227,8 @@ def verify_bundle(bundle_dir: str | Path, check_catalog: bool = True) -> dict[st
         want, have = man.get("kmap_catalog_hash"), current_catalog_hash()
         if want and have and want != have:
             raise BundleError(
-                f"bundle {d.name} was built for knowledge-map catalog {want[:12]}, this toolkit has {have[:12]}",
+                f"bundle {d.name} was built for knowledge-map catalog {want[:12]}, "
+                f"this toolkit has {have[:12]}",
                 "re-export the model with this toolkit (feature indices differ)",
             )
     files = man.get("files")
@@ -231,13 +238,18 @@ def verify_bundle(bundle_dir: str | Path, check_catalog: bool = True) -> dict[st
     for name, entry in files.items():
         p = (d / name).resolve()
         if root not in p.parents:
-            raise BundleError(f"bundle {d.name} manifest names a file outside the bundle: {name}", "do not trust it")
+            raise BundleError(
+                f"bundle {d.name} manifest names a file outside the bundle: {name}", "do not trust it"
+            )
         if not p.is_file():
-            raise BundleError(f"bundle {d.name} is missing file {name}", "re-export or re-copy the whole bundle")
+            raise BundleError(
+                f"bundle {d.name} is missing file {name}", "re-export or re-copy the whole bundle"
+            )
         size = p.stat().st_size
         if size != entry.get("bytes"):
             raise BundleError(
-                f"bundle file {name} is {size} bytes, manifest says {entry.get('bytes')} (truncated or replaced)",
+                f"bundle file {name} is {size} bytes, manifest says {entry.get('bytes')} "
+                "(truncated or replaced)",
                 "re-copy or re-export the bundle",
             )
         if sha256_file(p) != entry.get("sha256"):
@@ -246,7 +258,9 @@ def verify_bundle(bundle_dir: str | Path, check_catalog: bool = True) -> dict[st
                 "re-copy or re-export the bundle",
             )
     if man.get("artifact") not in files:
-        raise BundleError(f"bundle {d.name} artifact {man.get('artifact')!r} is not in its file list", "re-export")
+        raise BundleError(
+            f"bundle {d.name} artifact {man.get('artifact')!r} is not in its file list", "re-export"
+        )
     return man
 
 

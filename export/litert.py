@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from scoligait_edge.errors import ExportError
 from scoligait_edge.export.base import Artifacts
 from scoligait_edge.export.pytorch import contract_module, example_args, quiet
 from scoligait_edge.export.targets import ExportOptions
+
+from scoligait_edge.errors import ExportError
 from scoligait_edge.models.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.runtime.base import Inputs, Outputs, Runner
 
@@ -48,7 +48,11 @@ def _versions() -> dict[str, str]:
 
     import torch
 
-    out = {"torch": torch.__version__, "litert-torch": v("litert-torch"), "ai-edge-litert": v("ai-edge-litert")}
+    out = {
+        "torch": torch.__version__,
+        "litert-torch": v("litert-torch"),
+        "ai-edge-litert": v("ai-edge-litert"),
+    }
     if importlib.util.find_spec("ai_edge_quantizer"):
         out["ai-edge-quantizer"] = v("ai-edge-quantizer")
     return out
@@ -74,7 +78,9 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
             edge = litert_torch.convert(contract_module(model), example_args(options.batch, options.seed))
             edge.export(str(out))
     except Exception as e:
-        raise ExportError(f"litert-torch conversion failed: {type(e).__name__}: {str(e)[:200]}", "see docs/export.md") from e
+        raise ExportError(
+            f"litert-torch conversion failed: {type(e).__name__}: {str(e)[:200]}", "see docs/export.md"
+        ) from e
     info: dict[str, Any] = {"converter": "litert_torch.convert", "static_batch": options.batch}
     if options.precision == "int8":
         from ai_edge_quantizer import quantizer
@@ -83,14 +89,18 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
             q = quantizer.Quantizer(str(out), int8_recipe())
             res = q.quantize(enable_progress_report=False)
             res.export_model(str(out), overwrite=True)
-        info |= {"int8": "ai-edge-quantizer dynamic_wi8_afp32 on FULLY_CONNECTED only (BATCH_MATMUL stays float)"}
+        info |= {
+            "int8": "ai-edge-quantizer dynamic_wi8_afp32 on FULLY_CONNECTED only (BATCH_MATMUL stays float)"
+        }
     return Artifacts(artifact=ARTIFACT, info=info, versions=_versions())
 
 
 class LiteRTRunner(Runner):
     """ai-edge-litert ``Interpreter`` (XNNPACK delegate by default) at the bundle's static batch."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any] | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, manifest: dict[str, Any] | None = None, threads: int | None = None
+    ) -> None:
         super().__init__(manifest)
         from ai_edge_litert.interpreter import Interpreter
 
@@ -105,7 +115,10 @@ class LiteRTRunner(Runner):
         self.fixed_batch = int(details[self._in[0]]["shape"][0])
 
     def _run(self, inputs: Inputs) -> Outputs:
-        feed = {k: np.ascontiguousarray(inputs[n], dtype=self._dtypes[k]) for k, n in zip(self._in, INPUT_NAMES, strict=True)}
+        feed = {
+            k: np.ascontiguousarray(inputs[n], dtype=self._dtypes[k])
+            for k, n in zip(self._in, INPUT_NAMES, strict=True)
+        }
         res = self._runner(**feed)
         return {n: np.asarray(res[k]) for n, k in zip(OUTPUT_NAMES, self._out, strict=True)}
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from scoligait_edge.errors import ExportError
 from scoligait_edge.export.base import Artifacts
 from scoligait_edge.export.bundle import onnx_metadata
 from scoligait_edge.export.pytorch import contract_module, dynamic_shapes, example_args, quiet
 from scoligait_edge.export.targets import ExportOptions
+
+from scoligait_edge.errors import ExportError
 from scoligait_edge.models.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.runtime.base import Inputs, Outputs, Runner
 
@@ -64,7 +64,9 @@ def versions() -> dict[str, str]:
 # --------------------------------------------------------------------------------------- export ---
 
 
-def export_onnx(model: Any, path: Path, options: ExportOptions, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def export_onnx(
+    model: Any, path: Path, options: ExportOptions, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Export ``model`` to an fp32 ONNX file with the dynamo exporter; check it; embed metadata.
 
     A dynamic batch is exported from an example batch ≥ 2 (a batch-1 example makes the dynamo
@@ -132,13 +134,17 @@ def _check_io(m: Any, options: ExportOptions) -> None:
     names_in = [i.name for i in m.graph.input]
     names_out = [o.name for o in m.graph.output]
     if names_out != list(OUTPUT_NAMES):
-        raise ExportError(f"exported outputs are {names_out}, expected {list(OUTPUT_NAMES)}", "check the model")
+        raise ExportError(
+            f"exported outputs are {names_out}, expected {list(OUTPUT_NAMES)}", "check the model"
+        )
     if not set(names_in) <= set(INPUT_NAMES):
         raise ExportError(f"exported inputs are {names_in}, expected {list(INPUT_NAMES)}", "check the model")
     if options.dynamic:
         d0 = m.graph.input[0].type.tensor_type.shape.dim[0]
         if not d0.dim_param:
-            raise ExportError("exported batch axis is static although --dynamic was asked", "report this model")
+            raise ExportError(
+                "exported batch axis is static although --dynamic was asked", "report this model"
+            )
 
 
 def set_metadata(m: Any, fields: dict[str, Any]) -> None:
@@ -194,9 +200,11 @@ def to_fp16(src: Path, dst: Path) -> dict[str, Any]:
 def _calib_method(name: str) -> Any:
     from onnxruntime.quantization import CalibrationMethod
 
-    return {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}[
-        name
-    ]
+    return {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }[name]
 
 
 def _calib_extra(method: str, symmetric: bool) -> dict[str, Any]:
@@ -208,10 +216,11 @@ def _calib_extra(method: str, symmetric: bool) -> dict[str, Any]:
     return {"symmetric": symmetric}  # MinMax merges ranges per collect_data call (we feed chunks)
 
 
-def compute_ranges(model_path: Path, cs: Any, method: str, op_types: tuple[str, ...], symmetric: bool, tmp: Path) -> Path:
+def compute_ranges(
+    model_path: Path, cs: Any, method: str, op_types: tuple[str, ...], symmetric: bool, tmp: Path
+) -> Path:
     """Run the ORT calibrator chunk-by-chunk (bounded memory) and save its ranges as a calibration cache."""
-    from onnxruntime.quantization.calibrate import create_calibrator
-    from onnxruntime.quantization.calibrate import save_tensors_data
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 
     calibrator = create_calibrator(
         model_path,
@@ -309,7 +318,9 @@ def quantize_static_qdq(
     }
 
 
-def quantize_dynamic_int8(fp32_path: Path, out_path: Path, op_types: tuple[str, ...] = DEFAULT_INT8_OPS) -> dict[str, Any]:
+def quantize_dynamic_int8(
+    fp32_path: Path, out_path: Path, op_types: tuple[str, ...] = DEFAULT_INT8_OPS
+) -> dict[str, Any]:
     """ORT dynamic INT8: int8 weights, activation ranges computed at run time (no calibration)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -413,12 +424,20 @@ def count_qdq(path: Path) -> dict[str, int]:
 
     counts: dict[str, int] = {}
     for n in onnx.load(str(path)).graph.node:
-        if n.op_type in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeMatMul", "MatMulInteger", "QLinearMatMul"):
+        if n.op_type in (
+            "QuantizeLinear",
+            "DequantizeLinear",
+            "DynamicQuantizeMatMul",
+            "MatMulInteger",
+            "QLinearMatMul",
+        ):
             counts[n.op_type] = counts.get(n.op_type, 0) + 1
     return counts
 
 
-def export_onnx_precision(model: Any, options: ExportOptions, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+def export_onnx_precision(
+    model: Any, options: ExportOptions, out: Path, meta: dict[str, Any]
+) -> dict[str, Any]:
     """fp32/fp16/int8 ONNX at ``out`` (int8 mode from ``options.int8_mode``); returns manifest info."""
     tmp = Path(tempfile.mkdtemp(prefix=".onnx.", dir=out.parent))
     try:
@@ -432,7 +451,9 @@ def export_onnx_precision(model: Any, options: ExportOptions, out: Path, meta: d
             info |= quantize_dynamic_int8(fp32, out)
         else:
             if options.calib is None:
-                raise ExportError("static INT8 needs a calibration set", "pass --calib CALIB.npz or --data DIR")
+                raise ExportError(
+                    "static INT8 needs a calibration set", "pass --calib CALIB.npz or --data DIR"
+                )
             info |= quantize_static_qdq(fp32, out, options.calib, method=options.calib_method)
         finalize_onnx(out, meta)
     finally:

@@ -13,11 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scoligait_edge.errors import ExportError
 from scoligait_edge.export.base import Artifacts
-from scoligait_edge.export.onnx_backend import export_onnx
+from scoligait_edge.export.onnx_backend import export_onnx, linear_nodes
 from scoligait_edge.export.pytorch import quiet
 from scoligait_edge.export.targets import ExportOptions
+
+from scoligait_edge.errors import ExportError
 from scoligait_edge.models.contract import OUTPUT_NAMES
 from scoligait_edge.runtime.base import Inputs, Outputs, Runner
 
@@ -57,7 +58,7 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         info |= {"onnx": export_onnx(model, onnx_path, options)}
         ov_model = ov.convert_model(str(onnx_path))
         if options.precision == "int8":
-            info |= quantize_nncf(ov_model, options.calib)
+            info |= quantize_nncf(ov_model, options.calib, set(linear_nodes(onnx_path)))
             ov_model = info.pop("_model")
         for k, v in meta.items():
             ov_model.set_rt_info(str(v), ["scoligait", k])
@@ -65,40 +66,55 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
     except ExportError:
         raise
     except Exception as e:
-        raise ExportError(f"OpenVINO conversion failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}", "see docs/export.md") from e
+        raise ExportError(
+            f"OpenVINO conversion failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}",
+            "see docs/export.md",
+        ) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     info["inference_precision_hint"] = _hint(options.precision) or "device default"
     return Artifacts(artifact=ARTIFACT, info=info, versions=_versions(options.precision == "int8"))
 
 
-def quantize_nncf(ov_model: Any, cs: Any) -> dict[str, Any]:
-    """NNCF PTQ (TRANSFORMER preset) on the OpenVINO model; returns info with the model under ``_model``."""
+def quantize_nncf(ov_model: Any, cs: Any, linear: set[str] | None = None) -> dict[str, Any]:
+    """NNCF PTQ (TRANSFORMER preset) on the OpenVINO model; returns info with the model under ``_model``.
+
+    ``linear``: names of the linear-layer MatMuls (from the ONNX graph) — every other MatMul
+    (attention scores/values, latent array, output heads, saliency) is put in NNCF's ignored
+    scope, the same recipe as the ONNX Runtime target.
+    """
     import nncf
 
     from scoligait_edge.calibration.readers import nncf_dataset
 
     names = [i.get_any_name() for i in ov_model.inputs]
+    ignored = []
+    if linear is not None:
+        for op in ov_model.get_ops():
+            name = op.get_friendly_name()
+            if op.get_type_name() == "MatMul" and name.split("/")[0] not in linear:
+                ignored.append(name)
     with quiet():
         q = nncf.quantize(
             ov_model,
             nncf_dataset(cs, names),
             model_type=nncf.ModelType.TRANSFORMER,
             subset_size=len(cs),
+            ignored_scope=nncf.IgnoredScope(names=ignored, validate=False) if ignored else None,
         )
     n_fq = sum(1 for op in q.get_ops() if op.get_type_name() == "FakeQuantize")
     return {
         "_model": q,
-        "int8": "nncf.quantize(model_type=TRANSFORMER)",
+        "int8": "nncf.quantize(model_type=TRANSFORMER), linear-layer MatMuls only",
         "nncf": nncf.__version__,
         "fake_quantize_ops": n_fq,
+        "ignored_matmuls": len(ignored),
         "calibration_windows": len(cs),
     }
 
 
 def _versions(with_nncf: bool) -> dict[str, str]:
     import openvino as ov
-
     from scoligait_edge.export.onnx_backend import versions
 
     v = versions() | {"openvino": ov.get_version()}
@@ -113,7 +129,11 @@ class OpenVINORunner(Runner):
     """A compiled OpenVINO model on ``device`` (CPU by default)."""
 
     def __init__(
-        self, path: Path, manifest: dict[str, Any] | None = None, device: str = "CPU", threads: int | None = None
+        self,
+        path: Path,
+        manifest: dict[str, Any] | None = None,
+        device: str = "CPU",
+        threads: int | None = None,
     ) -> None:
         super().__init__(manifest)
         import openvino as ov
@@ -137,5 +157,7 @@ class OpenVINORunner(Runner):
         return {n: res[self.compiled.output(n)].copy() for n in OUTPUT_NAMES}
 
 
-def load(bundle_dir: Path, manifest: dict[str, Any], device: str = "CPU", threads: int | None = None) -> OpenVINORunner:
+def load(
+    bundle_dir: Path, manifest: dict[str, Any], device: str = "CPU", threads: int | None = None
+) -> OpenVINORunner:
     return OpenVINORunner(Path(bundle_dir) / manifest["artifact"], manifest, device=device, threads=threads)

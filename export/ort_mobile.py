@@ -16,12 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scoligait_edge.errors import ExportError
 from scoligait_edge.export.base import Artifacts
 from scoligait_edge.export.onnx_backend import OrtRunner, export_onnx_precision, versions
-from scoligait_edge.export.onnx_backend import needs_calibration as needs_calibration  # noqa: PLC0414
+from scoligait_edge.export.onnx_backend import needs_calibration as needs_calibration
 from scoligait_edge.export.pytorch import quiet
 from scoligait_edge.export.targets import ExportOptions
+
+from scoligait_edge.errors import ExportError
 
 ARTIFACT = "model.ort"
 CONFIG = "model.required_operators.config"
@@ -30,7 +31,7 @@ REPORT = "mobile_usability.txt"
 
 def is_available() -> bool | str:
     try:
-        import onnxruntime.tools.convert_onnx_models_to_ort  # noqa: F401
+        import onnxruntime.tools.convert_onnx_models_to_ort
         import onnxruntime.tools.mobile_helpers.usability_checker  # noqa: F401
     except ImportError as e:
         return f"onnxruntime tools unavailable ({e})"
@@ -74,7 +75,9 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         ort_files = sorted(out.glob("*.ort"))
         cfg_files = sorted(out.glob("*.config"))
         if len(ort_files) != 1 or not cfg_files:
-            raise ExportError(f"ORT conversion produced {[p.name for p in out.iterdir()]}", "see docs/export.md")
+            raise ExportError(
+                f"ORT conversion produced {[p.name for p in out.iterdir()]}", "see docs/export.md"
+            )
         shutil.move(ort_files[0], workdir / ARTIFACT)
         shutil.move(cfg_files[0], workdir / CONFIG)
     finally:

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scoligait_edge.export.targets import Tolerance
 
 from scoligait_edge.errors import ParityError, ShapeError
-from scoligait_edge.export.targets import Tolerance
 from scoligait_edge.models.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.runtime.base import Runner, concat_outputs, make_inputs
 
@@ -54,7 +54,9 @@ def compare(
     for name in OUTPUT_NAMES:
         r, c = np.asarray(ref[name], np.float64), np.asarray(cand[name], np.float64)
         if r.shape != c.shape:
-            raise ShapeError(f"output '{name}' has shape {c.shape}, reference {r.shape}", "re-export the bundle")
+            raise ShapeError(
+                f"output '{name}' has shape {c.shape}, reference {r.shape}", "re-export the bundle"
+            )
         if not np.isfinite(c).all():
             outputs[name] = {"max_abs": float("inf"), "mean_abs": float("inf"), "max_rel": float("inf")}
             continue
@@ -127,7 +129,12 @@ def validate(
     cand = run_batched(candidate, inputs)
     rep = compare(ref, cand, threshold, data.get("labels"))
     rep["data"] = str(data.get("source", "given arrays"))
-    rep["tolerance"] = {"atol": tolerance.atol, "rtol": tolerance.rtol, "min_agreement": tolerance.min_agreement, "max_auc_drop": tolerance.max_auc_drop}
+    rep["tolerance"] = {
+        "atol": tolerance.atol,
+        "rtol": tolerance.rtol,
+        "min_agreement": tolerance.min_agreement,
+        "max_auc_drop": tolerance.max_auc_drop,
+    }
     failures = check(rep, tolerance)
     rep["passed"] = not failures
     rep["failures"] = failures
@@ -146,12 +153,18 @@ def random_heldout(n: int = RANDOM_WINDOWS, seed: int = 1) -> dict[str, Any]:
     return {**make_inputs(n, seed=seed), "source": f"random contract inputs (n={n}, seed={seed}, no labels)"}
 
 
-def heldout_from_windows(ws: Any, max_windows: int = MAX_WINDOWS, source: str = "", seed: int = 0) -> dict[str, Any]:
+def heldout_from_windows(
+    ws: Any, max_windows: int = MAX_WINDOWS, source: str = "", seed: int = 0
+) -> dict[str, Any]:
     """Held-out arrays from a WindowSet or dict (subsampled to ``max_windows``, labels kept)."""
     from scoligait_edge.calibration.dataset import window_inputs, window_labels
 
     n = len(ws["kmap"] if isinstance(ws, Mapping) else ws.kmap)
-    idx = np.arange(n) if n <= max_windows else np.sort(np.random.default_rng(seed).permutation(n)[:max_windows])
+    idx = (
+        np.arange(n)
+        if n <= max_windows
+        else np.sort(np.random.default_rng(seed).permutation(n)[:max_windows])
+    )
     out: dict[str, Any] = window_inputs(ws, idx)
     labels, _ = window_labels(ws)
     if labels is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from scoligait_edge.export.base import Artifacts
 from scoligait_edge.export.targets import ExportOptions
+
 from scoligait_edge.models.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.runtime.base import TorchRunner, make_inputs, outputs_to_dict
 
@@ -71,7 +72,17 @@ def dynamic_shapes(dynamic: bool) -> tuple[dict[int, Any], ...] | None:
 def quiet() -> Iterator[None]:
     """Silence exporter chatter (prints, warnings, torch.export logs) unless it fails."""
     buf = io.StringIO()
-    loggers = [logging.getLogger(n) for n in ("torch.export", "torch._export", "torch.onnx", "torch._dynamo", "ort_format_model.utils", "")]
+    loggers = [
+        logging.getLogger(n)
+        for n in (
+            "torch.export",
+            "torch._export",
+            "torch.onnx",
+            "torch._dynamo",
+            "ort_format_model.utils",
+            "",
+        )
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -91,7 +102,9 @@ def export_program(model: Any, options: ExportOptions) -> Any:
     batch = max(2, options.batch) if options.dynamic else options.batch
     with quiet(), torch.no_grad():
         return torch.export.export(
-            contract_module(model), example_args(batch, options.seed), dynamic_shapes=dynamic_shapes(options.dynamic)
+            contract_module(model),
+            example_args(batch, options.seed),
+            dynamic_shapes=dynamic_shapes(options.dynamic),
         )
 
 

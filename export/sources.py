@@ -25,7 +25,9 @@ def _load_windows(data_dir: Path, split: str) -> Any:
     try:
         from scoligait_edge.data.windows import load_windows
     except ImportError as e:
-        raise DatasetError(f"the window reader is not available ({e})", "pass arrays or a calibration .npz") from None
+        raise DatasetError(
+            f"the window reader is not available ({e})", "pass arrays or a calibration .npz"
+        ) from None
     return load_windows(data_dir, split)
 
 
@@ -36,30 +38,46 @@ def synthetic_dataset_dir() -> Path:
 
     root = Path(tempfile.mkdtemp(prefix="scoligait-synth-"))
     return make_dataset(
-        root / "synth", subjects=SYNTH_SUBJECTS, clips_per_subject=SYNTH_CLIPS, frames=SYNTH_FRAMES, seed=SYNTH_SEED
+        root / "synth",
+        subjects=SYNTH_SUBJECTS,
+        clips_per_subject=SYNTH_CLIPS,
+        frames=SYNTH_FRAMES,
+        seed=SYNTH_SEED,
     )
 
 
 def synthetic_source() -> str:
-    return f"ScoliGait-Synth(subjects={SYNTH_SUBJECTS}, clips={SYNTH_CLIPS}, frames={SYNTH_FRAMES}, seed={SYNTH_SEED})"
+    return (
+        f"ScoliGait-Synth(subjects={SYNTH_SUBJECTS}, clips={SYNTH_CLIPS}, "
+        f"frames={SYNTH_FRAMES}, seed={SYNTH_SEED})"
+    )
 
 
 def resolve_calibration(calib: Any, size: int = 300, seed: int = 0) -> Any:
-    """CalibrationSet from a ``CalibrationSet``, a ``.npz`` file, a dataset directory or ``None`` (synthetic)."""
-    from scoligait_edge.calibration import CalibrationSet, build_calibration_set, from_arrays, load_calibration
+    """CalibrationSet from a set, a ``.npz`` file, a dataset directory or ``None`` (synthetic)."""
+    from scoligait_edge.calibration import (
+        CalibrationSet,
+        build_calibration_set,
+        from_arrays,
+        load_calibration,
+    )
 
     if isinstance(calib, CalibrationSet):
         return calib
     if calib is None:
         ws = _load_windows(synthetic_dataset_dir(), "train")
-        cs = from_arrays(ws, size=size, seed=seed, source=f"{synthetic_source()}:train (no calibration set given)")
+        cs = from_arrays(
+            ws, size=size, seed=seed, source=f"{synthetic_source()}:train (no calibration set given)"
+        )
         return cs
     p = Path(calib)
     if p.is_dir():
         return build_calibration_set(p, size=size, seed=seed)
     if p.suffix == ".npz":
         return load_calibration(p)
-    raise CalibrationError(f"calibration source {p} is neither a .npz file nor a dataset directory", "pass --calib CALIB.npz")
+    raise CalibrationError(
+        f"calibration source {p} is neither a .npz file nor a dataset directory", "pass --calib CALIB.npz"
+    )
 
 
 def resolve_heldout(data: Any, seed: int = 0) -> dict[str, Any]:
@@ -81,4 +99,6 @@ def resolve_heldout(data: Any, seed: int = 0) -> dict[str, Any]:
             continue
         if len(ws.kmap):
             return heldout_from_windows(ws, source=f"{p.name}:{split}", seed=seed)
-    raise DatasetError(f"no val/test windows in {p} ({last})", "pass a dataset directory with a val or test split")
+    raise DatasetError(
+        f"no val/test windows in {p} ({last})", "pass a dataset directory with a val or test split"
+    )

@@ -60,7 +60,9 @@ class Tolerance:
     max_auc_drop: float | None = None
 
 
-def _tol(logit: float, prob: float, cobb: float, sal_rel: float, agree: float, auc: float | None) -> Tolerance:
+def _tol(
+    logit: float, prob: float, cobb: float, sal_rel: float, agree: float, auc: float | None
+) -> Tolerance:
     return Tolerance(
         atol={"referral_logit": logit, "referral_prob": prob, "cobb_angle": cobb},
         rtol={"saliency": sal_rel},
@@ -131,7 +133,7 @@ TARGETS: dict[str, Target] = {
         Target(
             name="tensorrt",
             module="tensorrt",
-            description="TensorRT: explicit Q/DQ ONNX + trtexec command; engine where TensorRT and a GPU exist",
+            description="TensorRT: explicit Q/DQ ONNX + trtexec command; engine where TensorRT + a GPU exist",
             suffixes=(".onnx", ".engine"),
             devices=("jetson", "cuda"),
             precisions=PRECISIONS,
@@ -275,19 +277,24 @@ def validate_options(target: str | Target, **options: Any) -> ExportOptions:
             f"use one of: {', '.join(t.precisions)}",
         )
     if opts.calib_method not in CALIB_METHODS:
-        raise TargetError(f"unknown calibration method '{opts.calib_method}'", f"use {'|'.join(CALIB_METHODS)}")
+        raise TargetError(
+            f"unknown calibration method '{opts.calib_method}'", f"use {'|'.join(CALIB_METHODS)}"
+        )
     if opts.int8_mode not in INT8_MODES:
         raise TargetError(f"unknown INT8 mode '{opts.int8_mode}'", f"use {'|'.join(INT8_MODES)}")
-    if opts.precision != "int8" and ("calib" in given or "calib_method" in given or "int8_mode" in given):
-        if given.get("calib") is not None or given.get("calib_method", "minmax") != "minmax":
-            raise TargetError(
-                f"calibration options only apply to --precision int8 (got {opts.precision})",
-                "drop --calib/--calib-method or pass --precision int8",
-            )
+    if opts.precision != "int8" and (
+        given.get("calib") is not None or given.get("calib_method", "minmax") != "minmax"
+    ):
+        raise TargetError(
+            f"calibration options only apply to --precision int8 (got {opts.precision})",
+            "drop --calib/--calib-method or pass --precision int8",
+        )
     if not 1 <= int(opts.batch) <= 4096:
         raise TargetError(f"batch must be in 1..4096, got {opts.batch}", "pass --batch N with N >= 1")
     if not 17 <= int(opts.opset) <= 23:
-        raise TargetError(f"opset {opts.opset} is not supported", "use an opset between 17 and 23 (default 20)")
+        raise TargetError(
+            f"opset {opts.opset} is not supported", "use an opset between 17 and 23 (default 20)"
+        )
     if opts.workspace <= 0:
         raise TargetError(f"workspace must be > 0 GiB, got {opts.workspace}", "pass --workspace 1")
     if opts.dla_core is not None and opts.dla_core < 0:

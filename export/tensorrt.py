@@ -26,7 +26,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scoligait_edge.errors import BundleError, ExportError, UnavailableError
 from scoligait_edge.export.base import Artifacts
 from scoligait_edge.export.onnx_backend import (
     OrtRunner,
@@ -38,6 +37,8 @@ from scoligait_edge.export.onnx_backend import (
 )
 from scoligait_edge.export.pytorch import quiet
 from scoligait_edge.export.targets import ExportOptions
+
+from scoligait_edge.errors import BundleError, ExportError, UnavailableError
 from scoligait_edge.models.contract import INPUTS, OUTPUT_NAMES
 from scoligait_edge.runtime.base import Inputs, Outputs, Runner
 
@@ -87,7 +88,11 @@ def rtx_available() -> bool:
 
 def version() -> str:
     parts = []
-    for mod, label in (("tensorrt", "tensorrt"), ("modelopt", "nvidia-modelopt"), ("tensorrt_rtx_bindings", "tensorrt-rtx")):
+    for mod, label in (
+        ("tensorrt", "tensorrt"),
+        ("modelopt", "nvidia-modelopt"),
+        ("tensorrt_rtx_bindings", "tensorrt-rtx"),
+    ):
         if importlib.util.find_spec(mod) is None:
             parts.append(f"{label} not installed")
             continue
@@ -109,7 +114,6 @@ def needs_calibration(options: ExportOptions) -> bool:
 def quantize_modelopt(fp32: Path, out: Path, cs: Any, method: str) -> dict[str, Any]:
     """ModelOpt ONNX PTQ on the CPU: int8 Q/DQ placed for TensorRT, linear layers only, int8 weights."""
     from modelopt.onnx.quantization import quantize
-
     from scoligait_edge.calibration.readers import modelopt_arrays
 
     nodes = linear_nodes(fp32)
@@ -129,8 +133,8 @@ def quantize_modelopt(fp32: Path, out: Path, cs: Any, method: str) -> dict[str, 
     import modelopt
 
     return {
-        "int8": "nvidia-modelopt modelopt.onnx.quantization.quantize (explicit Q/DQ, calibration_eps=['cpu'])",
-        "why": "ModelOpt places Q/DQ the way TensorRT fuses them (NVIDIA's reference for explicit quantization)",
+        "int8": "nvidia-modelopt modelopt.onnx.quantization.quantize (Q/DQ, calibration_eps=['cpu'])",
+        "why": "ModelOpt places Q/DQ the way TensorRT fuses them (NVIDIA's explicit-quantization tool)",
         "modelopt": modelopt.__version__,
         "calibration_method": method,
         "nodes_quantized": len(nodes),
@@ -153,9 +157,13 @@ def quantize_for_tensorrt(fp32: Path, out: Path, cs: Any, method: str) -> dict[s
         except Exception as e:  # fall back, and say why
             reason = f"ModelOpt failed ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
     else:
-        reason = "ModelOpt not installed" if not modelopt_available() else f"ModelOpt has no '{method}' method"
+        reason = (
+            "ModelOpt not installed" if not modelopt_available() else f"ModelOpt has no '{method}' method"
+        )
     info = quantize_static_qdq(fp32, out, cs, method=method, symmetric_activations=True)
-    info["why"] = f"{reason}; used ONNX Runtime QDQ with TensorRT settings (int8 symmetric activations/weights)"
+    info["why"] = (
+        f"{reason}; used ONNX Runtime QDQ with TensorRT settings (int8 symmetric activations/weights)"
+    )
     return info
 
 
@@ -175,12 +183,18 @@ def _shape_arg(b: int) -> str:
     )
 
 
-def trtexec_command(precision: str, batch: int, dynamic: bool, workspace_gb: float, dla_core: int | None) -> str:
+def trtexec_command(
+    precision: str, batch: int, dynamic: bool, workspace_gb: float, dla_core: int | None
+) -> str:
     """The exact ``trtexec`` command that builds the engine from this bundle's ONNX on the device."""
     mn, op, mx = shapes(batch, dynamic)["batch"]
     args = ["trtexec", f"--onnx={ARTIFACT}", f"--saveEngine={ENGINE}", f"--timingCacheFile={TIMING_CACHE}"]
     if dynamic:
-        args += [f"--minShapes={_shape_arg(mn)}", f"--optShapes={_shape_arg(op)}", f"--maxShapes={_shape_arg(mx)}"]
+        args += [
+            f"--minShapes={_shape_arg(mn)}",
+            f"--optShapes={_shape_arg(op)}",
+            f"--maxShapes={_shape_arg(mx)}",
+        ]
     args.append(f"--memPoolSize=workspace:{int(workspace_gb * 1024)}M")
     if precision == "fp16":
         args.append("--fp16")
@@ -224,7 +238,9 @@ def build_engine(
     if trt is None:
         ok = engine_available()
         if ok is not True:
-            raise UnavailableError(f"cannot build a TensorRT engine here: {ok}", "run trtexec.sh on the Jetson")
+            raise UnavailableError(
+                f"cannot build a TensorRT engine here: {ok}", "run trtexec.sh on the Jetson"
+            )
         import tensorrt as trt
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -260,7 +276,9 @@ def build_engine(
     config.set_timing_cache(cache, ignore_mismatch=False)
     blob = builder.build_serialized_network(network, config)
     if blob is None:
-        raise ExportError(f"TensorRT failed to build an engine from {onnx_path.name}", "run trtexec.sh --verbose")
+        raise ExportError(
+            f"TensorRT failed to build an engine from {onnx_path.name}", "run trtexec.sh --verbose"
+        )
     engine_path.write_bytes(bytes(blob))
     if timing_cache is not None:
         timing_cache.write_bytes(bytes(config.get_timing_cache().serialize()))
@@ -322,16 +340,22 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         info: dict[str, Any] = {"onnx": export_onnx(model, fp32, options)}
         if options.precision == "int8":
             if options.calib is None:
-                raise ExportError("TensorRT INT8 needs a calibration set", "pass --calib CALIB.npz or --data DIR")
+                raise ExportError(
+                    "TensorRT INT8 needs a calibration set", "pass --calib CALIB.npz or --data DIR"
+                )
             info |= quantize_for_tensorrt(fp32, out, options.calib, options.calib_method)
             info["calibration_table"] = "none (explicit Q/DQ graph)"
         else:
             shutil.move(fp32, out)
-            info["onnx_precision"] = "fp32 (TensorRT lowers to fp16 with --fp16)" if options.precision == "fp16" else "fp32"
+            info["onnx_precision"] = (
+                "fp32 (TensorRT lowers to fp16 with --fp16)" if options.precision == "fp16" else "fp32"
+            )
         finalize_onnx(out, meta)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    cmd = trtexec_command(options.precision, options.batch, options.dynamic, options.workspace, options.dla_core)
+    cmd = trtexec_command(
+        options.precision, options.batch, options.dynamic, options.workspace, options.dla_core
+    )
     (workdir / TRTEXEC).write_text(_script(cmd), encoding="utf-8")
     (workdir / TRTEXEC).chmod(0o755)
     info |= {

@@ -350,3 +350,15 @@ def test_confirmation_rerun_clears_a_one_off_spike_but_not_a_real_slowdown():
     merged = gate.combine([spike, again], "min")
     assert merged.row("a").latency["1"]["ratio_runs"] == [1.6, 1.02]
     assert [r.row_id for r in gate.compare(base, merged).regressions] == ["b"]
+
+
+def test_a_pipeline_stage_without_its_asset_is_noted_but_a_model_row_regresses():
+    base = gate.make_baseline(_run_with_ratios({"pipeline/pose": 1.0, "student/onnx/int8": 1.0}))
+    base.row("pipeline/pose").kind = "pipeline"
+    cur = _run_with_ratios({"pipeline/pose": 1.0, "student/onnx/int8": 1.0})
+    for r in cur.rows:
+        r.status, r.reason = report.UNAVAILABLE, "no video here"
+    cur.row("pipeline/pose").kind = "pipeline"
+    res = gate.compare(base, cur)
+    assert [(r.row_id, r.what) for r in res.regressions] == [("student/onnx/int8", "status")]
+    assert any("pipeline/pose: not gated, unavailable here" in n for n in res.notes)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from scoligait_edge.errors import BundleError, ExportError, OutputExistsError, ParityError
 from scoligait_edge.export import bundle as B
 from scoligait_edge.export import export_model, load_bundle
 from scoligait_edge.export.parity import random_heldout
+
+from scoligait_edge.errors import BundleError, ExportError, OutputExistsError, ParityError
 from scoligait_edge.models import Student, student_config
 from scoligait_edge.runtime.base import TorchRunner, make_inputs
 
@@ -55,10 +55,17 @@ def _edit_manifest(d: Path, **fields: object) -> None:
 
 def test_manifest_records_contract_model_stats_and_hashes(onnx_bundle: Path, model: Student) -> None:
     man = B.verify_bundle(onnx_bundle)
-    assert man["schema_version"] == B.SCHEMA_VERSION and man["target"] == "onnx" and man["precision"] == "fp32"
+    assert (
+        man["schema_version"] == B.SCHEMA_VERSION and man["target"] == "onnx" and man["precision"] == "fp32"
+    )
     assert [i["name"] for i in man["inputs"]] == ["kmap", "silhouette", "prompt_id"]
     assert man["inputs"][1]["shape"] == ["batch", 96, 64, 44] and man["inputs"][2]["dtype"] == "int64"
-    assert [o["name"] for o in man["outputs"]] == ["referral_logit", "referral_prob", "cobb_angle", "saliency"]
+    assert [o["name"] for o in man["outputs"]] == [
+        "referral_logit",
+        "referral_prob",
+        "cobb_angle",
+        "saliency",
+    ]
     assert man["decision_threshold"] == pytest.approx(0.42)
     np.testing.assert_allclose(man["normalization"]["km_mean"], model.km_mean.numpy(), atol=1e-7)
     assert man["normalization"]["cobb_std"] == pytest.approx(9.0)
@@ -96,7 +103,9 @@ def test_force_replaces_bundle(copy: Path, model: Student) -> None:
     assert not [p for p in copy.parent.iterdir() if p.name.startswith(".copy")]  # no temp leftovers
 
 
-def test_failure_mid_export_leaves_nothing(tmp_path: Path, model: Student, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_mid_export_leaves_nothing(
+    tmp_path: Path, model: Student, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from scoligait_edge.export import onnx_backend
 
     def boom(*a: object, **k: object) -> None:
@@ -109,7 +118,9 @@ def test_failure_mid_export_leaves_nothing(tmp_path: Path, model: Student, monke
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_parity_leaves_no_bundle(tmp_path: Path, model: Student, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_parity_leaves_no_bundle(
+    tmp_path: Path, model: Student, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Hold fp16 to fp32's tolerance: the real fp16 error must then fail parity, naming the output.
     from scoligait_edge.export import targets as T
 
@@ -135,14 +146,14 @@ def test_tampered_artifact_is_refused(copy: Path) -> None:
     data = bytearray(p.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, different bytes
     p.write_bytes(bytes(data))
-    with pytest.raises(BundleError, match="model.onnx does not match its sha256"):
+    with pytest.raises(BundleError, match=r"model\.onnx does not match its sha256"):
         load_bundle(copy)
 
 
 def test_truncated_artifact_is_refused(copy: Path) -> None:
     p = copy / "model.onnx"
     p.write_bytes(p.read_bytes()[:1000])
-    with pytest.raises(BundleError, match="model.onnx is 1000 bytes, manifest says"):
+    with pytest.raises(BundleError, match=r"model\.onnx is 1000 bytes, manifest says"):
         load_bundle(copy)
 
 
@@ -163,10 +174,10 @@ def test_missing_manifest_missing_file_and_escape_are_refused(copy: Path, tmp_pa
     with pytest.raises(BundleError, match="outside the bundle"):
         load_bundle(copy)
     _edit_manifest(copy, files={"gone.onnx": {"sha256": "x", "bytes": 1}})
-    with pytest.raises(BundleError, match="missing file gone.onnx"):
+    with pytest.raises(BundleError, match=r"missing file gone\.onnx"):
         load_bundle(copy)
     (copy / B.MANIFEST).unlink()
-    with pytest.raises(BundleError, match="has no manifest.json"):
+    with pytest.raises(BundleError, match=r"has no manifest\.json"):
         load_bundle(copy)
     (copy / B.MANIFEST).write_text("{not json")
     with pytest.raises(BundleError, match="not valid JSON"):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from scoligait_edge.calibration import (
     MIN_SAMPLES,
     CalibrationSet,
@@ -16,6 +15,7 @@ from scoligait_edge.calibration import (
     stratified_indices,
 )
 from scoligait_edge.calibration.readers import modelopt_arrays, nncf_dataset, ort_reader, torch_batches
+
 from scoligait_edge.errors import CalibrationError, InputFileError, OutputExistsError
 from scoligait_edge.runtime.base import make_inputs
 
@@ -26,7 +26,12 @@ def _pool(n: int = 120, seed: int = 0) -> dict[str, np.ndarray]:
     subjects = np.repeat(np.arange(n // 6), 6)  # 6 windows per subject
     labels = (subjects % 4 == 0).astype(np.float32)  # 25% positive subjects
     x["silhouette"] = (x["silhouette"] * 255).astype(np.uint8)  # WindowSet stores uint8 masks
-    return {**x, "label": labels, "subject_id": np.array([f"s{s:03d}" for s in subjects]), "rng": rng.random(n)}
+    return {
+        **x,
+        "label": labels,
+        "subject_id": np.array([f"s{s:03d}" for s in subjects]),
+        "rng": rng.random(n),
+    }
 
 
 def test_stratified_indices_keep_class_shares_and_spread_subjects() -> None:
@@ -96,7 +101,7 @@ def test_bad_sets_raise_calibration_error(tmp_path: Path) -> None:
         from_arrays(make_inputs(10))
     with pytest.raises(InputFileError):
         load_calibration(tmp_path / "missing.npz")
-    with pytest.raises(CalibrationError, match="must end in .npz"):
+    with pytest.raises(CalibrationError, match=r"must end in \.npz"):
         save_calibration(CalibrationSet(**x), tmp_path / "c.bin")
 
 
@@ -120,6 +125,7 @@ def test_readers_feed_every_window() -> None:
 
 def test_build_calibration_set_from_dataset_train_split(tmp_path: Path) -> None:
     from scoligait_edge.calibration import build_calibration_set
+
     from scoligait_edge.data.synth import make_dataset
     from scoligait_edge.data.windows import load_windows
 

@@ -173,3 +173,22 @@ def test_real_layout_with_pkl_and_unknown_cobb(tmp_path) -> None:
     assert len(split_frame(df, "val")) == 2
     with pytest.raises(DatasetError, match="unknown split"):
         split_frame(df, "dev")
+
+
+def test_make_splits_with_order_spreads_every_split_over_the_range() -> None:
+    rng = np.random.default_rng(2)
+    subjects = [f"p{i}" for i in range(200)]
+    cobb = rng.gamma(2.0, 8.0, size=200)
+    labels = (cobb >= 10).astype(int)
+    sp = make_splits(subjects, labels, (0.6, 0.2, 0.2), seed=1, order=cobb)
+    assert sp == make_splits(subjects, labels, (0.6, 0.2, 0.2), seed=1, order=cobb)
+    by = {
+        s: np.array([c for x, c in zip(subjects, cobb, strict=True) if sp[x] == s])
+        for s in ("train", "val", "test")
+    }
+    sizes = np.array([len(by[s]) for s in ("train", "val", "test")])
+    assert np.abs(sizes - [120, 40, 40]).max() <= 1
+    for s in ("val", "test"):
+        assert abs(np.median(by[s]) - np.median(by["train"])) < 2.0
+    with pytest.raises(DatasetError, match="order"):
+        make_splits(subjects, labels, order=cobb[:10])

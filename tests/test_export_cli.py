@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from scoligait_edge.cli import main
+from scoligait_edge.data.text import PROMPTS
 from scoligait_edge.models import Student, save_model, student_config
 
 torch.set_num_threads(1)
@@ -28,7 +29,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
-    m = Student(student_config(dim=32, depth=1, heads=2, latents=4, latent_heads=2, n_prompts=2))
+    m = Student(student_config(dim=32, depth=1, heads=2, latents=4, latent_heads=2, n_prompts=len(PROMPTS)))
     return save_model(m, tmp_path_factory.mktemp("m") / "tiny.pt")
 
 
@@ -45,18 +46,26 @@ def test_option_the_target_does_not_take(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1 and "only apply to --precision int8" in err
 
 
-def test_export_writes_bundle_and_prints_summary(capsys: pytest.CaptureFixture[str], ckpt: Path, tmp_path: Path) -> None:
+def test_export_writes_bundle_and_prints_summary(
+    capsys: pytest.CaptureFixture[str], ckpt: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "b"
-    code, stdout, err = _run(capsys, "export", "--target", "onnx", "--model", str(ckpt), "--out", str(out), "--no-validate")
+    code, stdout, err = _run(
+        capsys, "export", "--target", "onnx", "--model", str(ckpt), "--out", str(out), "--no-validate"
+    )
     assert code == 0, err
     assert f"wrote {out}" in stdout and "model.onnx" in stdout and "parity: skipped" in stdout
     assert json.loads((out / "manifest.json").read_text())["model"]["parameters"] > 0
-    code, _, err = _run(capsys, "export", "--target", "onnx", "--model", str(ckpt), "--out", str(out), "--no-validate")
+    code, _, err = _run(
+        capsys, "export", "--target", "onnx", "--model", str(ckpt), "--out", str(out), "--no-validate"
+    )
     assert code == 1 and "already exists" in err and "--force" in err
 
 
 def test_missing_model_is_typed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, _, err = _run(capsys, "export", "--target", "onnx", "--model", str(tmp_path / "no.pt"), "--out", str(tmp_path / "o"))
+    code, _, err = _run(
+        capsys, "export", "--target", "onnx", "--model", str(tmp_path / "no.pt"), "--out", str(tmp_path / "o")
+    )
     assert code == 1 and "not found" in err and not (tmp_path / "o").exists()
 
 
@@ -81,7 +90,9 @@ def test_calibrate_then_export_int8(capsys: pytest.CaptureFixture[str], ckpt: Pa
 
 
 def test_calibrate_rejects_small_size(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, _, err = _run(capsys, "calibrate", "--data", str(tmp_path), "--out", str(tmp_path / "c.npz"), "--size", "4")
+    code, _, _ = _run(
+        capsys, "calibrate", "--data", str(tmp_path), "--out", str(tmp_path / "c.npz"), "--size", "4"
+    )
     assert code != 0 and not (tmp_path / "c.npz").exists()
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from scoligait_edge.export import targets as T
 
 from scoligait_edge.errors import TargetError
-from scoligait_edge.export import targets as T
 
 
 @pytest.mark.parametrize(
@@ -17,7 +17,9 @@ def test_aliases_resolve(name: str, want: str) -> None:
     assert T.get_target(name).name == want
 
 
-@pytest.mark.parametrize(("typo", "suggest"), [("onxx", "onnx"), ("openvno", "openvino"), ("tensort", "tensorrt")])
+@pytest.mark.parametrize(
+    ("typo", "suggest"), [("onxx", "onnx"), ("openvno", "openvino"), ("tensort", "tensorrt")]
+)
 def test_unknown_target_suggests_closest(typo: str, suggest: str) -> None:
     with pytest.raises(TargetError) as e:
         T.get_target(typo)
@@ -72,7 +74,11 @@ def test_every_row_has_a_backend_with_the_interface_and_tolerances() -> None:
 def test_tolerances_get_looser_with_lower_precision() -> None:
     onnx = T.get_target("onnx")
     for name in ("referral_logit", "referral_prob", "cobb_angle"):
-        assert onnx.tolerance("fp32").atol[name] < onnx.tolerance("fp16").atol[name] < onnx.tolerance("int8").atol[name]
+        assert (
+            onnx.tolerance("fp32").atol[name]
+            < onnx.tolerance("fp16").atol[name]
+            < onnx.tolerance("int8").atol[name]
+        )
     assert onnx.tolerance("fp32").min_agreement >= onnx.tolerance("int8").min_agreement
 
 

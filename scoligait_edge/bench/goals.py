@@ -50,7 +50,7 @@ def goal_lines(run: BenchRun) -> list[str]:
         t, f, a = g["speedup_vs_teacher"], g["speedup_vs_fp32"], g["agreement"]
         t_s = "—" if t is None else f"{t:.1f}×"
         f_s = "—" if f is None else f"{f:.2f}×"
-        a_s = "—" if a is None else f"{a:.1%}"
+        a_s = "—" if a is None else f"{a:.2%}"
         lines.append(
             f"goals {g['row']} @{g['threads']}thr: "
             f"{t_s} vs teacher (≥ {INT8_VS_TEACHER:g}× {mark(g['speedup_vs_teacher_ok'])}), "

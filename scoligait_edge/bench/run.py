@@ -108,4 +108,5 @@ def run_bench(opts: BenchOptions, console: Any = None) -> BenchRun:
             cases += sources.pipeline_cases(cases, quick=opts.quick)
         run = run_suite(cases, ev, cfg, progress)
     run.settings["bundles"] = str(opts.bundles) if opts.bundles else "temporary"
+    run.settings["student_sha256"] = sources.model_fingerprint(student)
     return run

@@ -51,6 +51,18 @@ def model_threshold(model: Any) -> float:
     return v if 0.0 < v < 1.0 else 0.5
 
 
+def model_fingerprint(model: Any) -> str:
+    """sha256 of a model's class and state dict: bundles in ``--bundles`` are reused only for this model."""
+    import hashlib
+
+    h = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def model_flops(model: Any) -> int | None:
     try:
         from scoligait_edge.models import count_flops
@@ -157,6 +169,7 @@ def export_case(
     flops: int | None,
     step: Callable[[str], None] | None = None,
     export: bool = True,
+    fingerprint: str | None = None,
 ) -> Case:
     """One exported-student row: reuse ``bundle_dir/student_<target>_<precision>`` or export it there."""
     from scoligait_edge.export import export_model
@@ -164,6 +177,7 @@ def export_case(
     from scoligait_edge.export.targets import availability, get_target
 
     t = get_target(target)
+    fingerprint = fingerprint or model_fingerprint(student)
     cid, label = f"student/{t.name}/{precision}", "student"
     kw: dict[str, Any] = {"target": t.name, "precision": precision, "flops": flops}
     if precision not in t.precisions:
@@ -171,7 +185,9 @@ def export_case(
     ok = availability(t)
     if ok is not True:
         return unavailable(cid, "model", label, str(ok), **kw)
-    path = bundle_dir / f"student_{t.name}_{precision}"
+    # Keyed by the model's fingerprint: a changed student never reuses a stale bundle, and
+    # nothing already in a user's --bundles directory is overwritten.
+    path = bundle_dir / f"student-{fingerprint[:12]}_{t.name}_{precision}"
     notes: list[str] = []
     if not (path / "manifest.json").is_file():
         if not export:
@@ -222,6 +238,7 @@ def model_cases(
 ) -> list[Case]:
     """Teacher + FP32 student references, then every target × precision of the student."""
     s_flops = model_flops(student)
+    fp = model_fingerprint(student)
     cases = []
     if teacher is not None:
         cases.append(torch_case("teacher/pytorch/fp32", "teacher", teacher, "teacher", model_flops(teacher)))
@@ -242,7 +259,7 @@ def model_cases(
     for t, p in combos:
         if progress is not None:
             progress.update(task, description=f"exporting {t} {p}")
-        cases.append(export_case(student, t, p, bundle_dir, s_flops, export=export))
+        cases.append(export_case(student, t, p, bundle_dir, s_flops, export=export, fingerprint=fp))
         if progress is not None:
             progress.advance(task)
     if progress is not None:

@@ -94,12 +94,12 @@ def row_cells(run: BenchRun, r: Row) -> list[str]:
     vt = r.parity.get("vs_teacher")
     vs = r.parity.get("vs_student_fp32")
     vt_s = (
-        f"{fmt_pct(vt['agreement'])} · {fmt_delta(vt['auc_delta'])} · {fmt_delta(vt['f1_delta'])}"
+        f"{fmt_pct(vt['agreement'], 2)} · {fmt_delta(vt['auc_delta'])} · {fmt_delta(vt['f1_delta'])}"
         if vt
         else "—"
     )
     vs_s = (
-        f"{fmt_pct(vs['agreement'])} · {fmt_delta(vs['auc_delta'])} · {fmt_sci(vs['max_abs_dprob'])}"
+        f"{fmt_pct(vs['agreement'], 2)} · {fmt_delta(vs['auc_delta'])} · {fmt_sci(vs['max_abs_dprob'])}"
         if vs
         else "—"
     )

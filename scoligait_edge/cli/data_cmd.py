@@ -70,5 +70,6 @@ def synth_check(
     typer.echo(
         f"logistic regression on clip-mean knowledge map: train AUC {res['train_auc']:.3f}, "
         f"val AUC {res['val_auc']:.3f}, test AUC {res['test_auc']:.3f} ({verdict}, target {lo}–{hi}); "
-        f"clips train/val/test {res['n_train']}/{res['n_val']}/{res['n_test']}"
+        f"clips train/val/test {res['n_train']}/{res['n_val']}/{res['n_test']}; "
+        f"5-fold subject-grouped AUC {res['cv_auc_mean']:.3f} ± {res['cv_auc_sd']:.3f}"
     )

@@ -1,4 +1,4 @@
-"""CLI commands: ``export`` (bundle for a target), ``calibrate`` (INT8 calibration set), ``targets`` (the table)."""
+"""CLI commands: ``export`` (a target's bundle), ``calibrate`` (INT8 calibration set), ``targets`` (table)."""
 
 from __future__ import annotations
 

@@ -189,7 +189,7 @@ def explain(
 def ablate(
     data: Path = typer.Option(..., "--data", help=DATA_HELP),
     out: Path = typer.Option(..., "--out", help="Output directory for tables (markdown + JSON)."),
-    epochs: int = typer.Option(6, "--epochs", help="Epochs per variant (kept small)."),
+    epochs: int = typer.Option(3, "--epochs", help="Epochs per variant (kept small)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     threads: int = typer.Option(1, "--threads", help="Torch CPU threads."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),

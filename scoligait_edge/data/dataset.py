@@ -156,13 +156,18 @@ def make_splits(
     labels: Sequence[int],
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
     seed: int = 0,
+    order: Sequence[float] | None = None,
 ) -> dict[str, str]:
     """Subject-disjoint, label-stratified split: ``{subject_id: "train" | "val" | "test"}``.
 
-    ``subjects``/``labels`` may list a subject several times (e.g. once per clip);
-    its labels must agree. Within each label the subjects are shuffled with
-    ``seed`` and cut by ``fractions`` (largest-remainder rounding; every split
-    gets at least one subject of a class when the class has three or more).
+    ``subjects``/``labels`` (and ``order``) may list a subject several times (e.g.
+    once per clip); its labels must agree. Within each label the split sizes follow
+    ``fractions`` (largest remainder; every split gets a subject of a class with
+    three or more). With ``order`` (e.g. the Cobb angle) the subjects of a label
+    are sorted by it, shuffled only within blocks of neighbours, and dealt to the
+    splits in an even interleave, so every split spans the same range of ``order``
+    (finer stratification: fewer lucky or unlucky test sets). Without it they are
+    shuffled. Deterministic for a given ``seed``.
     """
     fr = np.asarray(fractions, dtype=np.float64)
     if fr.shape != (3,) or (fr < 0).any() or not np.isclose(fr.sum(), 1.0):
@@ -171,15 +176,19 @@ def make_splits(
             "e.g. 0.6 0.2 0.2",
         )
     subjects, labels = list(subjects), list(labels)
-    if len(subjects) != len(labels):
+    keys = list(order) if order is not None else [0.0] * len(subjects)
+    if not len(subjects) == len(labels) == len(keys):
         raise DatasetError(
-            f"{len(subjects)} subjects but {len(labels)} labels", "give one label per subject entry"
+            f"{len(subjects)} subjects but {len(labels)} labels / {len(keys)} order values",
+            "give one label (and order value) per subject entry",
         )
     lab: dict[str, int] = {}
-    for s, y in zip(subjects, labels, strict=True):
+    key: dict[str, float] = {}
+    for s, y, k in zip(subjects, labels, keys, strict=True):
         s, y = str(s), int(y)
         if lab.setdefault(s, y) != y:
             raise DatasetError(f"subject {s} has clips with labels {lab[s]} and {y}", "one label per child")
+        key.setdefault(s, float(k))
     if len(lab) < 3:
         raise DatasetError(f"{len(lab)} subject(s) cannot fill train/val/test", "use at least 3 subjects")
     rng = np.random.default_rng(seed)
@@ -187,12 +196,18 @@ def make_splits(
     for y in sorted(set(lab.values())):
         group = sorted(s for s, v in lab.items() if v == y)
         group = [group[i] for i in rng.permutation(len(group))]
-        counts = _allocate(len(group), fr)
-        start = 0
-        for split, n in zip(SPLITS, counts, strict=True):
-            for s in group[start : start + n]:
-                out[s] = split
-            start += n
+        counts = np.asarray(_allocate(len(group), fr), dtype=np.float64)
+        if order is not None:
+            group.sort(key=lambda s: key[s])  # stable: ties keep the shuffled order
+            block = max(1, round(1.0 / counts[counts > 0].min() * len(group)))
+            group = [s for b in range(0, len(group), block) for s in rng.permutation(group[b : b + block])]
+        quota = counts / len(group)
+        dealt = np.zeros(3)
+        for i, s in enumerate(group):
+            room = dealt < counts
+            k = int(np.argmax(np.where(room, quota * (i + 1) - dealt, -np.inf)))
+            dealt[k] += 1
+            out[s] = SPLITS[k]
     return out
 
 

@@ -152,16 +152,19 @@ def _sample_asymmetry(
     def g() -> float:  # subject-level gain of one sign, bounded so no sign becomes grotesque
         return float(np.clip(expr * rng.lognormal(0.0, 0.35), 0.15, 2.5)) * cfg.asym_gain
 
-    # Cobb-driven magnitudes per degree of Cobb angle (then subject gains); signs follow d.
+    # Cobb-driven magnitudes per degree of (saturating) Cobb angle, then subject gains; signs follow d.
+    # Magnitudes are calibrated for difficulty (see data.difficulty), larger than clinical surface
+    # topography would suggest, because 2-D pose noise and confounders hide most of them.
+    cobb = 30.0 * math.tanh(cobb / 30.0)
     sc = {
-        "shoulder_tilt": -d * math.radians(0.25) * cobb * g(),  # +: left shoulder higher
-        "pelvic_tilt": d * math.radians(0.12) * cobb * g(),  # +: left hip higher
-        "trunk_shift": -d * 0.0018 * cobb * g() * height / 1.56,  # metres, +: shoulders over the left
-        "trunk_lean": -d * math.radians(0.12) * cobb * g(),  # +: trunk leans to the left
-        "arm_swing": -d * 0.022 * cobb * g(),  # relative amplitude difference (left − right)
-        "arm_abd": d * math.radians(0.22) * cobb * g(),  # waist triangle: left arm further out (+)
-        "head_offset": d * 0.0013 * cobb * g() * height / 1.56,  # metres, +: head to the left
-        "trunk_rot": 0.02 * cobb * g(),  # fractional loss of trunk counter-rotation
+        "shoulder_tilt": -d * math.radians(0.35) * cobb * g(),  # +: left shoulder higher
+        "pelvic_tilt": d * math.radians(0.18) * cobb * g(),  # +: left hip higher
+        "trunk_shift": -d * 0.0026 * cobb * g() * height / 1.56,  # metres, +: shoulders over the left
+        "trunk_lean": -d * math.radians(0.18) * cobb * g(),  # +: trunk leans to the left
+        "arm_swing": -d * 0.032 * cobb * g(),  # relative amplitude difference (left − right)
+        "arm_abd": d * math.radians(0.32) * cobb * g(),  # waist triangle: left arm further out (+)
+        "head_offset": d * 0.0019 * cobb * g() * height / 1.56,  # metres, +: head to the left
+        "trunk_rot": 0.029 * cobb * g(),  # fractional loss of trunk counter-rotation
     }
     natural = {
         "shoulder_tilt": math.radians(rng.normal(0.0, 1.2)),

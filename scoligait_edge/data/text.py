@@ -52,12 +52,12 @@ SYMMETRIC = "symmetric gait, no notable asymmetry"
 #: (seed 0, 300 subjects × 3 clips × 192 frames, window 96 / hop 48: the 60th, 85th and 97th
 #: percentiles of each cue, 3 significant digits) and fixed here so every runtime grades identically.
 THRESHOLDS: dict[str, tuple[float, float, float]] = {
-    "shoulder tilt": (4.08, 8.18, 15.2),
-    "pelvic tilt": (2.74, 5.22, 9.07),
-    "trunk lean": (5.25, 10.3, 18.6),
-    "arm-swing asymmetry": (0.0412, 0.0708, 0.116),
-    "head offset": (0.0428, 0.0823, 0.165),
-    "gait irregularity": (0.0345, 0.0596, 0.0960),
+    "shoulder tilt": (4.81, 9.25, 16.1),
+    "pelvic tilt": (3.03, 5.91, 9.72),
+    "trunk lean": (6.74, 12.3, 19.9),
+    "arm-swing asymmetry": (0.0426, 0.0722, 0.122),
+    "head offset": (0.0513, 0.0985, 0.183),
+    "gait irregularity": (0.0345, 0.0596, 0.0959),
 }
 RATIO_FLOOR = 1e-3
 

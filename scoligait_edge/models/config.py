@@ -30,7 +30,7 @@ class ModelConfig:
     modalities: tuple[str, ...] = MODALITIES
     fusion: str = "cat+latent"
     rope: str = "aligned"
-    dim: int = 96
+    dim: int = 64
     depth: int = 4
     heads: int = 4
     mlp_ratio: float = 2.0
@@ -119,7 +119,7 @@ def student_config(**overrides: Any) -> ModelConfig:
     """The reference student: one 2-layer joint encoder over KM, cheap silhouette and prompt tokens."""
     base: dict[str, Any] = dict(
         kind="student",
-        dim=64,
+        dim=48,
         depth=2,
         heads=4,
         mlp_ratio=2.0,

@@ -16,6 +16,7 @@ callers may always pass any batch size.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
@@ -72,11 +73,8 @@ def check_inputs(inputs: Mapping[str, Any]) -> Inputs:
                 f"input '{name}' has batch {a.shape[0]} but '{INPUT_NAMES[0]}' has {batch}",
                 "pass the same number of windows for every input",
             )
-        if dtype.startswith("float") and not np.issubdtype(a.dtype, np.floating):
-            if not np.issubdtype(a.dtype, np.number) and a.dtype != np.bool_:
-                raise ShapeError(
-                    f"input '{name}' has dtype {a.dtype}, expected {dtype}", "pass numeric arrays"
-                )
+        if dtype.startswith("float") and not np.issubdtype(a.dtype, np.number) and a.dtype != np.bool_:
+            raise ShapeError(f"input '{name}' has dtype {a.dtype}, expected {dtype}", "pass numeric arrays")
         if dtype.startswith("int") and not np.issubdtype(a.dtype, np.integer):
             raise ShapeError(
                 f"input '{name}' has dtype {a.dtype}, expected {dtype}", "pass integer prompt ids"
@@ -122,9 +120,26 @@ class Runner(ABC):
     def _run(self, inputs: Inputs) -> Outputs:
         """Run one batch of already-checked inputs; return outputs keyed by contract names."""
 
+    @property
+    def n_prompts(self) -> int | None:
+        """Size of the model's prompt table (from the manifest), if known."""
+        n = self.manifest.get("model", {}).get("n_prompts")
+        return int(n) if n else None
+
     def run(self, inputs: Mapping[str, Any]) -> Outputs:
         """Run any batch size; returns ``{output_name: float32 array}`` in contract order."""
         x = check_inputs(inputs)
+        n_p = self.n_prompts
+        if (
+            n_p is not None
+            and x["prompt_id"].size
+            and (x["prompt_id"].max() >= n_p or x["prompt_id"].min() < 0)
+        ):
+            bad = int(x["prompt_id"].max() if x["prompt_id"].max() >= n_p else x["prompt_id"].min())
+            raise ShapeError(
+                f"prompt_id {bad} is outside this model's prompt table (0..{n_p - 1})",
+                "build windows with the same prompt table the model was trained with",
+            )
         n = x[INPUT_NAMES[0]].shape[0]
         fb = self.fixed_batch
         if fb is None or n == fb:
@@ -191,10 +206,8 @@ class TorchRunner(Runner):
 
         self._torch = torch
         self.model = model
-        try:
+        with contextlib.suppress(NotImplementedError):  # a torch.export module cannot .eval()
             model.eval()
-        except NotImplementedError:  # a torch.export module is already in inference form
-            pass
         if threads:
             torch.set_num_threads(threads)
 

@@ -30,7 +30,7 @@ TABLE3 = {"Cat": "cat", "Cat+Att": "cat+attention", "Cat+Latent": "cat+latent"}
 def run_ablation(
     data: DataSource,
     out: str | os.PathLike | None,
-    epochs: int = 6,
+    epochs: int = 3,
     seed: int = 0,
     threads: int = 1,
     force: bool = False,
@@ -42,7 +42,14 @@ def run_ablation(
     if out is not None:
         check_can_write(out, force)
     base = {**ABLATION_MODEL, **(model_overrides or {})}
-    train = {"epochs": epochs, "seed": seed, "threads": threads, "patience": max(2, epochs // 2)}
+    train = {
+        "epochs": epochs,
+        "seed": seed,
+        "threads": threads,
+        "patience": max(2, epochs // 2),
+        "lr": 3e-4,
+        "km_noise": 0.1,
+    }
     _, table = prompt_setup(get_windows(data, "train"), None, text_table)
     runs: dict[tuple[tuple[str, ...], str, str], dict[str, Any]] = {}
 
