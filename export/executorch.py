@@ -106,7 +106,9 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         with quiet(), torch.no_grad():
             if options.precision == "int8":
                 module = quantize_pt2e(module, args, options.calib, options.batch)
-                info["int8"] = "PT2E XNNPACKQuantizer on nn.Linear >= 16x16 (symmetric int8, per-channel weights)"
+                info["int8"] = (
+                    "PT2E XNNPACKQuantizer on nn.Linear >= 16x16 (symmetric int8, per-channel weights)"
+                )
             ep = torch.export.export(module, args)
             prog = to_edge_transform_and_lower(ep, partitioner=[partitioner()]).to_executorch()
     except Exception as e:
@@ -142,5 +144,5 @@ class ExecuTorchRunner(Runner):
         return {n: o.numpy().copy() for n, o in zip(OUTPUT_NAMES, out, strict=True)}
 
 
-def load(bundle_dir: Path, manifest: dict[str, Any]) -> ExecuTorchRunner:
+def load(bundle_dir: Path, manifest: dict[str, Any], **_: Any) -> ExecuTorchRunner:
     return ExecuTorchRunner(Path(bundle_dir) / manifest["artifact"], manifest)

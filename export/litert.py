@@ -123,5 +123,5 @@ class LiteRTRunner(Runner):
         return {n: np.asarray(res[k]) for n, k in zip(OUTPUT_NAMES, self._out, strict=True)}
 
 
-def load(bundle_dir: Path, manifest: dict[str, Any], threads: int | None = None) -> LiteRTRunner:
+def load(bundle_dir: Path, manifest: dict[str, Any], threads: int | None = None, **_: Any) -> LiteRTRunner:
     return LiteRTRunner(Path(bundle_dir) / manifest["artifact"], manifest, threads=threads)

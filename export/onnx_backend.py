@@ -508,7 +508,7 @@ class OrtRunner(Runner):
         return dict(zip(OUTPUT_NAMES, outs, strict=True))
 
 
-def load(bundle_dir: Path, manifest: dict[str, Any], threads: int | None = None) -> OrtRunner:
+def load(bundle_dir: Path, manifest: dict[str, Any], threads: int | None = None, **_: Any) -> OrtRunner:
     return OrtRunner(Path(bundle_dir) / manifest["artifact"], manifest, threads=threads)
 
 

@@ -84,7 +84,6 @@ def quantize_nncf(ov_model: Any, cs: Any, linear: set[str] | None = None) -> dic
     scope, the same recipe as the ONNX Runtime target.
     """
     import nncf
-
     from scoligait_edge.calibration.readers import nncf_dataset
 
     names = [i.get_any_name() for i in ov_model.inputs]
@@ -158,6 +157,6 @@ class OpenVINORunner(Runner):
 
 
 def load(
-    bundle_dir: Path, manifest: dict[str, Any], device: str = "CPU", threads: int | None = None
+    bundle_dir: Path, manifest: dict[str, Any], device: str = "CPU", threads: int | None = None, **_: Any
 ) -> OpenVINORunner:
     return OpenVINORunner(Path(bundle_dir) / manifest["artifact"], manifest, device=device, threads=threads)

@@ -91,6 +91,6 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
     return Artifacts(artifact=ARTIFACT, info=info, versions=versions())
 
 
-def load(bundle_dir: Path, manifest: dict[str, Any], threads: int | None = None) -> OrtRunner:
+def load(bundle_dir: Path, manifest: dict[str, Any], threads: int | None = None, **_: Any) -> OrtRunner:
     """ORT loads ``.ort`` files directly (the same CPU kernels ORT Mobile runs)."""
     return OrtRunner(Path(bundle_dir) / manifest["artifact"], manifest, threads=threads)

@@ -126,8 +126,11 @@ class ProgramRunner(TorchRunner):
             self.fixed_batch = int(manifest["options"].get("batch", 1))
 
 
-def load(bundle_dir: Path, manifest: dict[str, Any]) -> ProgramRunner:
+def load(bundle_dir: Path, manifest: dict[str, Any], threads: int | None = None, **_: Any) -> ProgramRunner:
     import torch
 
     ep = torch.export.load(str(Path(bundle_dir) / manifest["artifact"]))
-    return ProgramRunner(ep.module(), manifest)
+    r = ProgramRunner(ep.module(), manifest)
+    if threads:
+        torch.set_num_threads(threads)
+    return r

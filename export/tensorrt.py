@@ -402,14 +402,11 @@ class TensorRTRunner(Runner):
 
         self._runner = TrtRunner(EngineFromBytes(BytesFromPath(str(engine_path))))
         self._runner.activate()
-        self._feeds = None
         lo, _, hi = manifest.get("backend", {}).get("profile_batch", [1, 1, MAX_PROFILE_BATCH])
-        self.fixed_batch = hi if lo != hi else lo
-        self._max = hi
-
-    def run(self, inputs: Any) -> Outputs:  # the profile bounds the batch: chunk to its max
-        self.fixed_batch = None if self._max >= len(next(iter(inputs.values()))) else self._max
-        return super().run(inputs)
+        if lo == hi:
+            self.fixed_batch = lo
+        else:
+            self.max_batch = hi
 
     def _run(self, inputs: Inputs) -> Outputs:
         out = self._runner.infer(inputs)
@@ -425,7 +422,7 @@ def parity_runner(bundle_dir: Path, manifest: dict[str, Any]) -> Runner:
     return r
 
 
-def load(bundle_dir: Path, manifest: dict[str, Any], onnx_fallback: bool = False) -> Runner:
+def load(bundle_dir: Path, manifest: dict[str, Any], onnx_fallback: bool = False, **_: Any) -> Runner:
     """The TensorRT engine runner. ``onnx_fallback=True`` gives the ONNX under ORT where no engine can run."""
     ok = engine_available()
     if ENGINE in manifest.get("files", {}) and ok is True:

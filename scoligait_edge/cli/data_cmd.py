@@ -13,7 +13,7 @@ from scoligait_edge.cli import app
 @app.command("synth")
 def synth(
     out: Path = typer.Option(..., "--out", "-o", help="Dataset directory to create."),
-    subjects: int = typer.Option(150, "--subjects", "-n", min=3, help="Number of synthetic children."),
+    subjects: int = typer.Option(200, "--subjects", "-n", min=3, help="Number of synthetic children."),
     clips_per_subject: int = typer.Option(
         2, "--clips-per-subject", "-k", min=1, help="Walking clips per child."
     ),

@@ -21,7 +21,7 @@ from scoligait_edge.kmap import knowledge_map
 TARGET_AUC = (0.65, 0.85)
 
 
-def clip_mean_features(df: pd.DataFrame, progress: bool = False) -> np.ndarray:
+def clip_mean_features(df: pd.DataFrame, progress: bool | None = None) -> np.ndarray:
     """``[n_clips, 238]`` float64: the time-mean of each clip's knowledge map."""
     from scoligait_edge.data.progress import track
 
@@ -41,7 +41,7 @@ def _model(C: float) -> Any:
 
 
 def baseline_auc(
-    data_dir: str | os.PathLike, progress: bool = False, C: float = 0.01, resplits: int = 5
+    data_dir: str | os.PathLike, progress: bool | None = None, C: float = 0.01, resplits: int = 5
 ) -> dict[str, Any]:
     """Fit a standardised, L2-regularised (``C``) logistic regression on the train clips' mean maps.
 

@@ -1,15 +1,21 @@
-"""A rich progress bar for loops over clips (off in tests and library calls by default)."""
+"""A rich progress bar for loops over clips (shown on a terminal; callers may force it on or off)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-def track(items: Iterable[T], total: int, description: str, enabled: bool = True) -> Iterator[T]:
-    """Yield ``items``, showing a transient rich progress bar on stderr when ``enabled``."""
+def track(items: Iterable[T], total: int, description: str, enabled: bool | None = True) -> Iterator[T]:
+    """Yield ``items``, showing a transient rich progress bar on stderr when ``enabled``.
+
+    ``enabled=None`` shows it only when stderr is a terminal.
+    """
+    if enabled is None:
+        enabled = sys.stderr.isatty()
     if not enabled:
         yield from items
         return

@@ -514,7 +514,7 @@ def iter_clips(
 
 def write_dataset(
     out: str | os.PathLike,
-    subjects: int = 150,
+    subjects: int = 200,
     clips_per_subject: int = 2,
     seed: int = 0,
     frames: int = 192,

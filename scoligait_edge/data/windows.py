@@ -143,7 +143,7 @@ def load_windows(
     hop: int = DEFAULT_HOP,
     cache: bool = True,
     silhouettes: bool = True,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> WindowSet:
     """Windows of every clip of ``split`` in the dataset at ``data_dir``.
 
@@ -151,7 +151,7 @@ def load_windows(
     key hashing the clip files' sha256, labels, window/hop, the catalog hash and the
     prompt thresholds; a later call with the same content loads them instead of
     recomputing. Silhouettes are sliced from the clips (``silhouettes=False`` gives
-    zeros without reading them).
+    zeros without reading them). ``progress=None`` shows a bar when stderr is a terminal.
     """
     _check_args(window, hop)
     df = split_frame(load_index(data_dir), split)

@@ -95,12 +95,14 @@ class Runner(ABC):
 
     Attributes: ``target`` (table name), ``precision`` (fp32|fp16|int8), ``manifest`` (the bundle's
     manifest dict; ``{}`` for in-memory runners), ``input_names``/``output_names`` (contract order),
-    ``fixed_batch`` (``None`` when the artifact takes any batch).
+    ``fixed_batch`` (``None`` when the artifact takes any batch), ``max_batch`` (upper bound of a
+    dynamic batch, larger batches are split). ``load_bundle(path, threads=N)`` works for every backend.
     """
 
     target: str = ""
     precision: str = "fp32"
     fixed_batch: int | None = None
+    max_batch: int | None = None  #: dynamic artifacts with an upper batch bound (TensorRT profile)
 
     def __init__(self, manifest: Mapping[str, Any] | None = None) -> None:
         self.manifest: dict[str, Any] = dict(manifest or {})
@@ -142,6 +144,11 @@ class Runner(ABC):
             )
         n = x[INPUT_NAMES[0]].shape[0]
         fb = self.fixed_batch
+        if fb is None and self.max_batch is not None and n > self.max_batch:
+            mb = self.max_batch
+            return self._finish(
+                concat_outputs([self._run({k: v[s : s + mb] for k, v in x.items()}) for s in range(0, n, mb)])
+            )
         if fb is None or n == fb:
             return self._finish(self._run(x))
         parts = []

@@ -55,7 +55,15 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
         te, se = evaluate(teacher, data_dir, "test"), evaluate(student, data_dir, "test")
         gaps = distillation_gaps(teacher, student, data_dir, "test")
         flops_t, flops_s = count_flops(teacher), count_flops(student)
+        from scoligait_edge.data.synth import GENERATOR_VERSION
+        from scoligait_edge.kmap import catalog_hash
+        from scoligait_edge.models.text import prompts_hash
+
         recipe = {
+            "generator": GENERATOR_VERSION,
+            "catalog_hash": catalog_hash(),
+            "prompts_hash": prompts_hash(),
+            "torch": torch.__version__,
             "data": DATA,
             "teacher": TEACHER,
             "student": STUDENT,
