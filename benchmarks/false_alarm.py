@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -28,22 +30,44 @@ from pathlib import Path
 import numpy as np
 
 
+def snapshot(dest: Path) -> Path:
+    """Copy the package (with ``export``/``calibration`` mapped in) to ``dest``; return the path root."""
+    import scoligait_edge
+
+    repo = Path(scoligait_edge.__file__).resolve().parents[1]
+    if dest.exists():
+        shutil.rmtree(dest)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(repo / "scoligait_edge", dest / "scoligait_edge", ignore=ignore)
+    for sub in ("export", "calibration"):
+        shutil.copytree(repo / sub, dest / "scoligait_edge" / sub, ignore=ignore, dirs_exist_ok=True)
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checks", type=int, default=10)
     ap.add_argument("--out", type=Path, default=Path("false_alarm_out"))
     ap.add_argument("--repeat", type=int, default=3, help="baseline runs")
     ap.add_argument("--reuse-baseline", action="store_true", help="keep OUT/baseline.json if present")
+    ap.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="run a frozen copy of the package (so edits made meanwhile in a shared tree do not count)",
+    )
     a = ap.parse_args(argv)
     from scoligait_edge.bench import report
 
     a.out.mkdir(parents=True, exist_ok=True)
     exe = str(Path(sys.executable).with_name("scoligait-edge"))
+    env = dict(os.environ)
+    if a.snapshot:
+        env["PYTHONPATH"] = str(snapshot(a.out / "snapshot"))
     bundles = ["--bundles", str(a.out / "bundles")]
     base_path = a.out / "baseline.json"
     if not (a.reuse_baseline and base_path.is_file()):
         cmd = [exe, "bench", "baseline", "--update", "--repeat", str(a.repeat), "--baseline", str(base_path)]
-        subprocess.run([*cmd, *bundles], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*cmd, *bundles], check=True, stdout=subprocess.DEVNULL, env=env)
     alarms: list[str] = []
     failed_checks = 0
     runs = []
@@ -51,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(a.checks):
         p = a.out / f"check{i:02d}.json"
         cmd = [exe, "bench", "check", "--baseline", str(base_path), "--json", str(p), "--force", *bundles]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if r.returncode != 0:
             failed_checks += 1
             alarms += [

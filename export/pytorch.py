@@ -79,7 +79,7 @@ def quiet() -> Iterator[None]:
             "torch._export",
             "torch.onnx",
             "torch._dynamo",
-            "ort_format_model.utils",
+            "ort_format_model.utils", "nncf",
             "",
         )
     ]
@@ -87,7 +87,7 @@ def quiet() -> Iterator[None]:
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
             warnings.simplefilter("ignore")
             yield
     finally:

@@ -48,35 +48,35 @@ COMMON_OPTIONS = frozenset({"precision", "validate", "parity_data", "seed"})
 class Tolerance:
     """Parity tolerances of one (target, precision) against the PyTorch FP32 reference.
 
-    ``atol``: max absolute error allowed per output name. ``rtol``: max error relative to the
-    reference output's range (``max|Δ| / max|ref|``), used for ``saliency`` whose cells are tiny
-    (each sample's map sums to 1). ``min_agreement``: minimum fraction of identical referral
+    ``atol``: max absolute error allowed per scalar output. ``saliency_tv``: max total-variation
+    distance between the reference and exported saliency maps of any window (each map sums to 1,
+    so this is the largest fraction of explanation mass moved; per-cell errors are meaningless on
+    22 848 cells of ~4e-5 each). ``min_agreement``: minimum fraction of identical referral
     decisions. ``max_auc_drop``: largest AUC drop allowed when labels are known (``None`` = unchecked).
     """
 
     atol: dict[str, float]
-    rtol: dict[str, float]
+    saliency_tv: float
     min_agreement: float
     max_auc_drop: float | None = None
 
 
-def _tol(
-    logit: float, prob: float, cobb: float, sal_rel: float, agree: float, auc: float | None
-) -> Tolerance:
+def _tol(logit: float, prob: float, cobb: float, sal_tv: float, agree: float, auc: float | None) -> Tolerance:
     return Tolerance(
         atol={"referral_logit": logit, "referral_prob": prob, "cobb_angle": cobb},
-        rtol={"saliency": sal_rel},
+        saliency_tv=sal_tv,
         min_agreement=agree,
         max_auc_drop=auc,
     )
 
 
 # fp32: float noise (OpenVINO's f32 kernels reorder sums a little more); fp16: half rounding through
-# ~10 layers; int8: judged on what matters clinically (decision, probability, AUC), looser per output.
+# ~10 layers; int8: judged on what matters clinically (decision, probability, AUC, where the
+# explanation points), looser per output.
 TOL_FP32 = _tol(1e-3, 2e-4, 5e-3, 1e-3, 1.0, 1e-4)
-TOL_FP32_OPENVINO = _tol(2e-3, 5e-4, 1e-2, 5e-3, 1.0, 1e-4)
-TOL_FP16 = _tol(5e-2, 1e-2, 0.25, 0.05, 0.98, 0.005)
-TOL_INT8 = _tol(1.0, 0.10, 3.0, 0.25, 0.95, 0.02)
+TOL_FP32_OPENVINO = _tol(2e-3, 5e-4, 1e-2, 2e-3, 1.0, 1e-4)
+TOL_FP16 = _tol(5e-2, 1e-2, 0.25, 0.02, 0.98, 0.005)
+TOL_INT8 = _tol(1.0, 0.10, 3.0, 0.10, 0.95, 0.02)
 
 
 @dataclass(frozen=True)

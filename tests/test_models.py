@@ -240,8 +240,8 @@ def test_student_budget_flops_and_size():
     teacher, student = Teacher(), Student()
     ratio = count_flops(teacher) / count_flops(student)
     assert ratio >= 10.0, ratio
-    # INT8 weights take one byte per parameter (+ small fp32 tables): stay under 1 MB
-    n_bytes = student.n_params() + 4 * student.prompt_table.numel()
+    # INT8 weights take one byte per parameter, constant tables (prompts, norms, RoPE) stay fp32: under 1 MB
+    n_bytes = student.n_params() + 4 * sum(b.numel() for b in student.buffers())
     assert n_bytes <= 1_000_000, n_bytes
 
 
@@ -279,3 +279,18 @@ def test_student_onnx_export_dynamic_batch_matches_torch(tmp_path):
         for r, g in zip(ref, got, strict=True):
             assert g.shape == tuple(r.shape)
             np.testing.assert_allclose(g, r.detach().numpy(), atol=1e-5, rtol=1e-4)
+
+
+def test_explanation_constants_follow_the_weights():
+    """Eval-mode saliency reads a cached copy of the embedding's column norms; it must track the weights."""
+    model = Student(student_config(n_prompts=2))
+    emb = model.km_embed
+    with torch.no_grad():
+        emb.proj.weight.mul_(torch.rand_like(emb.proj.weight))
+    model.eval()
+    torch.testing.assert_close(emb.col_norm, emb.column_norms())
+    other = Student(student_config(n_prompts=2)).eval()
+    other.load_state_dict(model.state_dict())
+    torch.testing.assert_close(other.km_embed.col_norm, emb.column_norms())
+    x = example_inputs(2)
+    torch.testing.assert_close(other(*x)["saliency"], model(*x)["saliency"])

@@ -117,7 +117,9 @@ def export_cmd(
         typer.echo(
             f"  parity vs PyTorch on {par['windows']} windows: agreement {par['decision_agreement']:.1%}, "
             f"max |Δprob| {par['max_abs_dprob']:.2e}, max |Δlogit| {o['referral_logit']['max_abs']:.2e}, "
-            f"max |Δcobb| {o['cobb_angle']['max_abs']:.2e}{auc} — {'PASS' if par.get('passed') else 'FAIL'}"
+            f"max |Δcobb| {o['cobb_angle']['max_abs']:.2e}, "
+            f"saliency TV {o['saliency'].get('tv_max', 0):.2e}{auc} "
+            f"— {'PASS' if par.get('passed') else 'FAIL'}"
         )
         if par.get("note"):
             typer.echo(f"  note: {par['note']}")

@@ -60,9 +60,14 @@ class KMPatchEmbed(nn.Module):
         self.register_buffer("group_of", torch.from_numpy(group_of), persistent=False)
         valid_t = torch.from_numpy(np.repeat(valid[:, None, :], patch, axis=1).reshape(self.n_groups, -1))
         self.register_buffer("valid", valid_t, persistent=False)
-        k = patch * self.gmax
-        self.weight = nn.Parameter(torch.randn(self.n_groups, k, dim) / np.sqrt(k))
-        self.bias = nn.Parameter(torch.zeros(self.n_groups, dim))
+        self.dim = dim
+        # one linear map per group = a grouped 1×1 convolution (quantizes like any Conv)
+        self.proj = nn.Conv1d(self.n_groups * patch * self.gmax, self.n_groups * dim, 1, groups=self.n_groups)
+        # eval/export read the column norms from this small constant, not from the fp32 weight (so an
+        # INT8 graph keeps no float copy of the weight); refreshed on eval() and after loading weights
+        self.register_buffer("col_norm", torch.zeros(self.n_groups, patch * self.gmax), persistent=False)
+        self.register_load_state_dict_post_hook(lambda module, _keys: module.refresh_col_norm())
+        self.refresh_col_norm()
 
     @property
     def n_tokens(self) -> int:
@@ -76,13 +81,28 @@ class KMPatchEmbed(nn.Module):
         return xg.reshape(b, self.n_time, self.n_groups, self.patch * self.gmax)
 
     def forward(self, x: Tensor) -> Tensor:
-        tok = torch.einsum("btgk,gkd->btgd", self.grouped(x), self.weight) + self.bias
-        return tok.reshape(x.shape[0], self.n_tokens, -1)
+        b = x.shape[0]
+        xg = self.grouped(x).reshape(b * self.n_time, self.n_groups * self.patch * self.gmax, 1)
+        return self.proj(xg).reshape(b, self.n_tokens, self.dim)
+
+    def column_norms(self) -> Tensor:
+        """``[G, P·gmax]``: how strongly each input cell of a group drives its token embedding."""
+        return self.proj.weight.detach().reshape(self.n_groups, self.dim, -1).norm(dim=1)
+
+    @torch.no_grad()
+    def refresh_col_norm(self) -> None:
+        self.col_norm.copy_(self.column_norms())
+
+    def train(self, mode: bool = True) -> KMPatchEmbed:
+        if not mode:
+            self.refresh_col_norm()
+        return super().train(mode)
 
     def distribute(self, relevance: Tensor, x: Tensor) -> Tensor:
         """Token relevance ``[B, T/P·G]`` → cell saliency ``[B, T, F]`` (sums are preserved)."""
         b = x.shape[0]
-        w = self.grouped(x).abs() * self.weight.norm(dim=-1) + 1e-6 * self.valid
+        norms = self.column_norms() if self.training else self.col_norm
+        w = self.grouped(x).abs() * norms + 1e-6 * self.valid
         w = w / w.sum(dim=-1, keepdim=True)
         sal = w * relevance.reshape(b, self.n_time, self.n_groups, 1)
         sal = sal.reshape(b, self.n_time, self.n_groups, self.patch, self.gmax).permute(0, 1, 3, 2, 4)

@@ -57,7 +57,7 @@ class Student(ScoliGaitModel):
         self, kmap: Tensor, silhouette: Tensor, prompt_id: Tensor, extras: bool = False
     ) -> dict[str, Tensor]:
         x = self.normalize(kmap)
-        text = self.text_proj(self.prompt_table[prompt_id])[:, None, :]
+        text = self.text_proj(self.prompt_table.index_select(0, prompt_id))[:, None, :]
         z = torch.cat([self.km_embed(x), self.sil_embed(silhouette), text], dim=1)
         z, maps = self.encoder(z)
         y, _ = self.pool.tokens(z)

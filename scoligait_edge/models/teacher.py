@@ -79,7 +79,7 @@ class Teacher(ScoliGaitModel):
             v_tok, _ = self.video_encoder(self.video_embed(silhouette))
             parts.append(self.video_proj(v_tok))
         if self.use_text:
-            parts.append(self.text_proj(self.text_table[prompt_id])[:, None, :])
+            parts.append(self.text_proj(self.text_table.index_select(0, prompt_id))[:, None, :])
         z = torch.cat(parts, dim=1)
         fused_maps: list[Tensor] = []
         if self.cfg.fusion == "cat+latent":
