@@ -70,12 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([*cmd, *bundles], check=True, stdout=subprocess.DEVNULL, env=env)
     alarms: list[str] = []
     failed_checks = 0
+    crashes: list[str] = []
     runs = []
     t0 = time.time()
     for i in range(a.checks):
         p = a.out / f"check{i:02d}.json"
         cmd = [exe, "bench", "check", "--baseline", str(base_path), "--json", str(p), "--force", *bundles]
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if not p.is_file():  # the check crashed before judging: not a gate verdict, report it apart
+            crashes.append(f"check {i + 1}: exit {r.returncode}: {r.stderr.strip().splitlines()[-1:]}")
+            continue
         if r.returncode != 0:
             failed_checks += 1
             alarms += [
@@ -96,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
                 "row_tolerance": row.gate.get("tolerance", base.settings["gate"]["tolerance"]),
             }
     summary = {
-        "checks": a.checks,
+        "checks": len(runs),
         "false_alarms": failed_checks,
-        "false_alarm_rate": failed_checks / max(1, a.checks),
+        "false_alarm_rate": failed_checks / max(1, len(runs)),
+        "crashed_checks": crashes,
         "minutes": round((time.time() - t0) / 60, 1),
         "alarms": alarms,
         "ratio_scatter": scatter,

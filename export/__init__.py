@@ -112,6 +112,8 @@ def export_model(
     if opts.precision == "int8" and getattr(backend(t), "needs_calibration", lambda o: True)(opts):
         say("preparing calibration set")
         opts.calib = resolve_calibration(opts.calib, size=opts.calib_size, seed=opts.seed)
+    else:  # e.g. dynamic INT8: a given --data directory is only used for parity
+        opts.calib = None
     _check_prompts(opts.calib, info.get("n_prompts"), "calibration")
     calib = opts.calib.describe() | {"method": opts.calib_method} if opts.calib is not None else None
     meta = {

@@ -83,6 +83,8 @@ def quantize_pt2e(module: Any, args: tuple[Any, ...], cs: Any, batch: int) -> An
     for name, mod in module.named_modules():
         if isinstance(mod, torch.nn.Linear) and min(mod.in_features, mod.out_features) >= 16:
             q.set_module_name(name, cfg)
+        elif isinstance(mod, torch.nn.Conv1d) and min(mod.in_channels, mod.out_channels) >= 16:
+            q.set_module_name(name, cfg)  # the grouped 1x1 conv of the knowledge-map patch embedding
     gm = torch.export.export(module, args).module()
     prepared = prepare_pt2e(gm, q)
     for b in torch_batches(cs, batch):
@@ -93,8 +95,9 @@ def quantize_pt2e(module: Any, args: tuple[Any, ...], cs: Any, batch: int) -> An
 
 def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, Any]) -> Artifacts:
     import torch
-    from executorch.exir import to_edge_transform_and_lower
 
+    with quiet():
+        from executorch.exir import to_edge_transform_and_lower
     module = contract_module(model)
     args = example_args(options.batch, options.seed)
     info: dict[str, Any] = {
@@ -107,7 +110,7 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
             if options.precision == "int8":
                 module = quantize_pt2e(module, args, options.calib, options.batch)
                 info["int8"] = (
-                    "PT2E XNNPACKQuantizer on nn.Linear >= 16x16 (symmetric int8, per-channel weights)"
+                    "PT2E XNNPACKQuantizer on Linear/Conv1d >= 16x16 (symmetric int8, per-channel weights)"
                 )
             ep = torch.export.export(module, args)
             prog = to_edge_transform_and_lower(ep, partitioner=[partitioner()]).to_executorch()

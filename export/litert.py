@@ -1,8 +1,8 @@
 """``litert`` target: LiteRT (TFLite) flatbuffer via ``litert-torch``, run by ``ai-edge-litert``.
 
 fp32: ``litert_torch.convert`` of the contract-wrapped model at a static batch (``--batch``).
-int8: dynamic-range INT8 with ``ai-edge-quantizer`` restricted to FULLY_CONNECTED ops (int8
-per-channel weights, activations quantized at run time). The full-graph recipes fail here:
+int8: dynamic-range INT8 with ``ai-edge-quantizer`` restricted to FULLY_CONNECTED and CONV_2D ops
+(int8 per-channel weights, activations quantized at run time). The full-graph recipes fail here:
 ``dynamic_wi8_afp32`` on all ops trips the BATCH_MATMUL kernel (float lhs × int8 rhs unsupported),
 ``weight_only_wi8_afp32`` crashes in ai-edge-quantizer 0.10, and static int8 is inaccurate.
 TFLite takes ``prompt_id`` as int32; the runner casts.
@@ -58,23 +58,33 @@ def _versions() -> dict[str, str]:
     return out
 
 
+#: Ops given dynamic-range INT8 weights (the linear layers and the grouped patch-embedding conv).
+INT8_OPS = ("FULLY_CONNECTED", "CONV_2D")
+
+
 def int8_recipe() -> list[dict[str, Any]]:
-    """ai-edge-quantizer dynamic INT8 recipe limited to FULLY_CONNECTED (per-channel int8 weights)."""
+    """ai-edge-quantizer dynamic INT8 recipe (per-channel int8 weights) limited to :data:`INT8_OPS`."""
+    import copy
+
     from ai_edge_quantizer import recipe
 
-    r = recipe.dynamic_wi8_afp32()
-    for rule in r:
-        rule["operation"] = "FULLY_CONNECTED"
-    return r
+    base = recipe.dynamic_wi8_afp32()[0]
+    rules = []
+    for op in INT8_OPS:
+        rule = copy.deepcopy(base)
+        rule["operation"] = op
+        rules.append(rule)
+    return rules
 
 
 def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, Any]) -> Artifacts:
-    import litert_torch
     import torch
 
     out = workdir / ARTIFACT
     try:
         with quiet(), torch.no_grad():
+            import litert_torch
+
             edge = litert_torch.convert(contract_module(model), example_args(options.batch, options.seed))
             edge.export(str(out))
     except Exception as e:

@@ -26,7 +26,7 @@ from scoligait_edge.runtime.base import Inputs, Outputs, Runner
 ARTIFACT = "model.onnx"
 #: Op types quantized by default: the GEMMs carry nearly all FLOPs of the student. Quantizing the
 #: element-wise/softmax/normalisation ops only adds Q/DQ pairs (slower on CPU, less accurate).
-DEFAULT_INT8_OPS = ("MatMul", "Gemm")
+DEFAULT_INT8_OPS = ("MatMul", "Gemm", "Conv")
 CALIB_CHUNK = 32  #: windows per calibration pass (bounds memory of intermediate activations)
 
 
@@ -101,9 +101,6 @@ def export_onnx(
     if options.simplify:
         m, slimmed = _slim(m)
     _check_io(m, options)
-    onnx.save(m, str(path))
-    rewritten = split_grouped_einsum(path)
-    m = onnx.load(str(path))
     if meta:
         set_metadata(m, meta)
     onnx.save(m, str(path))
@@ -114,7 +111,6 @@ def export_onnx(
         "nodes": len(m.graph.node),
         "nodes_before_slim": nodes_before,
         "onnxslim": slimmed,
-        "grouped_einsum_split": rewritten,
     }
 
 
@@ -350,59 +346,14 @@ def quantize_dynamic_int8(
     }
 
 
-GROUPED_EINSUM = "btgk,gkd->btgd"
-
-
-def split_grouped_einsum(path: Path) -> int:
-    """Rewrite each grouped linear ``Einsum(btgk,gkd->btgd)`` with a constant weight into
-    ``Split`` → one ``MatMul`` per group (2-D weight) → ``Concat`` (exact in fp32).
-
-    ORT's quantizer leaves Einsum in float; as per-group MatMuls the knowledge-map patch embedding
-    (the student's largest weight) gets INT8 per-channel weights like every other linear layer.
-    Returns the number of Einsums rewritten (the file is rewritten in place).
-    """
-    import onnx
-    import onnx_graphsurgeon as gs
-
-    m = onnx.load(str(path))
-    g = gs.import_onnx(m)
-    count = 0
-    for node in list(g.nodes):
-        if node.op != "Einsum" or str(node.attrs.get("equation", "")).replace(" ", "") != GROUPED_EINSUM:
-            continue
-        x, w = node.inputs
-        if not isinstance(w, gs.Constant) or w.values.ndim != 3:
-            continue
-        y = node.outputs[0]
-        n_groups = int(w.values.shape[0])
-        parts = [gs.Variable(f"{node.name}_x{i}", dtype=x.dtype) for i in range(n_groups)]
-        sizes = gs.Constant(f"{node.name}_sizes", np.ones(n_groups, dtype=np.int64))
-        g.nodes.append(gs.Node("Split", f"{node.name}_split", {"axis": 2}, inputs=[x, sizes], outputs=parts))
-        outs = []
-        for i in range(n_groups):
-            wi = gs.Constant(f"{node.name}_w{i}", np.ascontiguousarray(w.values[i]))
-            oi = gs.Variable(f"{node.name}_y{i}", dtype=y.dtype)
-            g.nodes.append(gs.Node("MatMul", f"{node.name}_g{i}", inputs=[parts[i], wi], outputs=[oi]))
-            outs.append(oi)
-        g.nodes.append(gs.Node("Concat", f"{node.name}_concat", {"axis": 2}, inputs=outs, outputs=[y]))
-        node.outputs.clear()
-        count += 1
-    if count:
-        g.cleanup().toposort()
-        out = gs.export_onnx(g)
-        del out.opset_import[:]
-        out.opset_import.extend(m.opset_import)
-        out.ir_version = m.ir_version
-        onnx.save(out, str(path))
-    return count
-
-
 def linear_nodes(path: Path, min_dim: int = 16) -> list[str]:
-    """MatMul/Gemm nodes with a 2-D constant weight whose dims are both ≥ ``min_dim`` (the linear layers).
+    """The linear layers: MatMul/Gemm with a 2-D constant weight and Conv with a constant weight,
+    whose output and input widths are both ≥ ``min_dim``.
 
-    These carry nearly all multiply-adds of the student. Left in float: attention score/value
-    products (activation × activation), the latent-array products (3-D constants), the 1-row
-    output heads and the saliency projection — quantizing those costs accuracy and gains no speed.
+    These carry nearly all multiply-adds of the student (the knowledge-map patch embedding is a
+    grouped 1×1 Conv). Left in float: attention score/value products (activation × activation),
+    the latent-array products (3-D constants), the 1-output heads and the saliency projection —
+    quantizing those costs accuracy and gains no speed.
     """
     import onnx
 
@@ -410,10 +361,11 @@ def linear_nodes(path: Path, min_dim: int = 16) -> list[str]:
     dims = {i.name: list(i.dims) for i in g.initializer}
     picked = []
     for n in g.node:
-        if n.op_type not in ("MatMul", "Gemm") or len(n.input) < 2:
+        if len(n.input) < 2 or (w := dims.get(n.input[1])) is None:
             continue
-        w = dims.get(n.input[1])
-        if w is not None and len(w) == 2 and min(w) >= min_dim:
+        gemm = n.op_type in ("MatMul", "Gemm") and len(w) == 2 and min(w) >= min_dim
+        conv = n.op_type == "Conv" and len(w) >= 3 and min(w[0], int(np.prod(w[1:]))) >= min_dim
+        if gemm or conv:
             picked.append(n.name)
     return picked
 

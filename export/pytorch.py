@@ -79,7 +79,9 @@ def quiet() -> Iterator[None]:
             "torch._export",
             "torch.onnx",
             "torch._dynamo",
-            "ort_format_model.utils", "nncf",
+            "torch.utils._pytree",
+            "ort_format_model.utils",
+            "nncf",
             "",
         )
     ]

@@ -83,8 +83,8 @@ def export_cmd(
         validate=validate,
         parity_data=data,
     )
-    if precision.lower() != "int8" and calib is None:
-        options["calib"] = None
+    if calib is None and (precision.lower() != "int8" or not t.accepts("calib")):
+        options["calib"] = None  # --data then only feeds the parity check
     validate_options(t, **options)  # fail fast, before loading anything
     if out is not None:
         check_can_write(out, force)
