@@ -62,3 +62,41 @@ def test_explain_clip_covers_the_whole_clip():
         explain_clip(model, kmap, None, np.array([0]), hop=48)
     with pytest.raises(ShapeError, match="frames"):
         explain_clip(model, kmap[:50], None, np.array([0]))
+
+
+@pytest.mark.parametrize("frames", [64, 160])
+def test_explain_clip_file_uses_dataset_windows(frames):
+    """Short clips are start-padded like the dataset windows; saliency covers only real frames."""
+    from scoligait_edge.data.synth import SynthConfig, sample_subject, simulate_clip
+    from scoligait_edge.data.windows import clip_windows
+    from scoligait_edge.models.explain import explain_clip_file
+
+    cfg = SynthConfig(frames=frames)
+    clip = simulate_clip(sample_subject(0, 1, cfg), 0, 0, cfg)
+    model = Student(student_config(n_prompts=154)).eval()
+    res, kmap = explain_clip_file(model, clip, top_k=2)
+    w = clip_windows(clip)
+    assert [x["start"] for x in res["windows"]] == w["start"].tolist()
+    assert kmap.shape == res["saliency"].shape == (frames, N_FEATURES)
+    assert res["saliency"].sum() == pytest.approx(1.0, abs=1e-5)
+    direct = model(
+        torch.from_numpy(w["kmap"]), torch.from_numpy(w["silhouette"]), torch.from_numpy(w["prompt_id"])
+    )
+    assert res["referral_prob"] == pytest.approx(float(direct["referral_prob"].mean()), abs=1e-6)
+    assert all(
+        0 <= r["frames"][0] < r["frames"][1] <= frames for v in res["top_features"].values() for r in v
+    )
+
+
+def test_clip_inputs_feed_explain_clip():
+    from scoligait_edge.data.synth import SynthConfig, sample_subject, simulate_clip
+    from scoligait_edge.data.text import describe
+    from scoligait_edge.models.explain import clip_inputs
+
+    cfg = SynthConfig(frames=150)
+    clip = simulate_clip(sample_subject(0, 2, cfg), 0, 0, cfg)
+    kmap, sil, ids = clip_inputs(clip)
+    assert kmap.shape == (150, N_FEATURES) and sil.shape == (150, 64, 44) and 0 <= sil.min() <= sil.max() <= 1
+    assert ids.tolist() == [describe(kmap[s : s + WINDOW])[0] for s in (0, 48, 54)]
+    res = explain_clip(Student(student_config(n_prompts=154)), kmap, sil, ids)
+    assert res["saliency"].shape == (150, N_FEATURES)

@@ -126,22 +126,39 @@ def evaluate(
 
     from scoligait_edge.fileio import check_can_write
     from scoligait_edge.train.evaluate import evaluate as run_eval
-    from scoligait_edge.train.evaluate import table2_rows
 
     if json_out is not None:
         check_can_write(json_out, force)
     _set_threads(threads)
     m = resolve_model(model)
     res = run_eval(m, data, split)
-    row = table2_rows(model if model in ("teacher", "student") else Path(model).stem, res)
-    table = Table(
-        title=f"{split} split, {res['n_clips']} clips / {res['n_subjects']} subjects, "
+    name = model if model in ("teacher", "student") else Path(model).stem
+    title = (
+        f"{name} on {split}: {res['n_clips']} clips / {res['n_subjects']} subjects, "
         f"threshold {res['threshold']:.3f} (from {res['threshold_source']})"
     )
-    for col in row:
-        table.add_column(col, justify="left" if col == "Model" else "right")
-    table.add_row(*row.values())
-    Console().print(table)
+    summary = Table(title=title)
+    for col in ("Acc", "Macro F1", "AUC", "Sens", "Spec", "Cobb MAE"):
+        summary.add_column(col, justify="right")
+    summary.add_row(
+        f"{100 * res['accuracy']:.1f}",
+        f"{100 * res['macro_f1']:.1f}",
+        f"{res['auc']:.3f}",
+        f"{100 * res['sensitivity']:.1f}",
+        f"{100 * res['specificity']:.1f}",
+        f"{res['cobb_mae']:.2f}°",
+    )
+    per_class = Table(title="per class (clip level)")
+    for col in ("class", "Precision", "Recall", "F1", "support"):
+        per_class.add_column(col, justify="left" if col == "class" else "right")
+    for cls in ("positive", "negative"):
+        pc = res["per_class"][cls]
+        per_class.add_row(
+            cls, *(f"{100 * pc[k]:.1f}" for k in ("precision", "recall", "f1")), str(pc["support"])
+        )
+    console = Console()
+    console.print(summary)
+    console.print(per_class)
     if json_out is not None:
         _write_json(json_out, res, force)
 
@@ -157,18 +174,17 @@ def explain(
 ) -> None:
     """Explain a clip: referral probability and the knowledge-map features the model attended to."""
     from scoligait_edge.fileio import check_can_write
-    from scoligait_edge.models.explain import clip_inputs, explain_clip
+    from scoligait_edge.models.explain import explain_clip_file
     from scoligait_edge.pose.clip import load_clip
 
     check_can_write(json_out, force)
     if png is not None:
         check_can_write(png, force)
     c = load_clip(clip)
-    kmap, sil, ids = clip_inputs(c)
     m = resolve_model(model)
-    res = explain_clip(m, kmap, sil, ids, top_k=top_k, fps=c.fps)
+    res, kmap = explain_clip_file(m, c, top_k=top_k)
     sal = res.pop("saliency")
-    res = {"clip": str(clip), "model": model, "silhouettes": sil is not None, **res}
+    res = {"clip": str(clip), "model": model, **res}
     _write_json(json_out, res, force)
     if png is not None:
         from scoligait_edge.kmap.render import save_heatmap

@@ -106,15 +106,43 @@ def explain_clip(
         raise ShapeError(
             f"need {len(starts)} prompt ids (one per window), got {len(pid)}", "describe each window"
         )
+    km = np.stack([kmap[s : s + WINDOW] for s in starts])
+    sv = np.stack([sil[s : s + WINDOW] for s in starts])
+    return explain_windows(model, km, sv, pid, np.asarray(starts), n, top_k, fps)
+
+
+@torch.no_grad()
+def explain_windows(
+    model: ScoliGaitModel,
+    kmap: np.ndarray,
+    silhouette: np.ndarray,
+    prompt_id: np.ndarray,
+    starts: np.ndarray,
+    n_frames: int,
+    top_k: int = 5,
+    fps: float = FPS,
+) -> dict[str, Any]:
+    """Explain ready-made windows (``kmap [N, 96, 238]`` …) of an ``n_frames`` clip.
+
+    ``starts`` are clip frames of each window's first row (negative for start-padded short
+    clips, as `scoligait_edge.data.windows.clip_windows` makes them). The clip probability is
+    the mean of the window probabilities; saliency is overlap-added onto the clip's frames
+    (padding rows dropped) and renormalised to sum 1.
+    """
+    if len(kmap) == 0:
+        raise ShapeError("no windows to explain", f"use a clip of at least {WINDOW} frames")
     model.eval()
-    km = torch.from_numpy(np.stack([kmap[s : s + WINDOW] for s in starts]))
-    sv = torch.from_numpy(np.stack([sil[s : s + WINDOW] for s in starts]))
-    out = model(km, sv, torch.from_numpy(pid))
-    acc = np.zeros((n, N_FEATURES), np.float64)
-    cover = np.zeros((n, 1), np.float64)
-    for s, m in zip(starts, out["saliency"].numpy(), strict=True):
-        acc[s : s + WINDOW] += m
-        cover[s : s + WINDOW] += 1
+    out = model(
+        torch.from_numpy(np.asarray(kmap, np.float32)),
+        torch.from_numpy(np.asarray(silhouette, np.float32)),
+        torch.from_numpy(np.asarray(prompt_id, np.int64)),
+    )
+    acc = np.zeros((n_frames, N_FEATURES), np.float64)
+    cover = np.zeros((n_frames, 1), np.float64)
+    for s, m in zip(np.asarray(starts).tolist(), out["saliency"].numpy(), strict=True):
+        lo, hi = max(s, 0), min(s + WINDOW, n_frames)
+        acc[lo:hi] += m[lo - s : hi - s]
+        cover[lo:hi] += 1
     sal = acc / np.maximum(cover, 1)
     sal /= max(sal.sum(), 1e-30)
     prob = float(out["referral_prob"].mean())
@@ -125,17 +153,31 @@ def explain_clip(
         "refer": bool(prob >= thr),
         "cobb_angle": float(out["cobb_angle"].mean()),
         "windows": [
-            {"start": s, "end": s + WINDOW, "referral_prob": float(p)}
-            for s, p in zip(starts, out["referral_prob"].numpy(), strict=True)
+            {"start": int(s), "end": int(s) + WINDOW, "referral_prob": float(p)}
+            for s, p in zip(np.asarray(starts).tolist(), out["referral_prob"].numpy(), strict=True)
         ],
         "saliency": sal.astype(np.float32),
         "top_features": top_features(sal, top_k, fps),
     }
 
 
+def explain_clip_file(model: ScoliGaitModel, clip: Any, top_k: int = 5) -> tuple[dict[str, Any], np.ndarray]:
+    """Explain a `scoligait_edge.pose.Clip` with the dataset's own windowing
+    (`scoligait_edge.data.windows.clip_windows`: hop 48, short clips start-padded).
+    Returns the explanation and the clip's knowledge map ``[T, 238]`` (for plotting)."""
+    from scoligait_edge.data.windows import clip_kmap, clip_windows
+
+    w = clip_windows(clip)
+    n = len(clip)
+    res = explain_windows(model, w["kmap"], w["silhouette"], w["prompt_id"], w["start"], n, top_k, clip.fps)
+    kmap, _, pad = clip_kmap(clip)
+    res["silhouettes"] = clip.silhouettes is not None
+    return res, kmap[pad:]
+
+
 def clip_inputs(clip: Any, hop: int = WINDOW // 2) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Knowledge map ``[T, 238]``, silhouettes ``[T, 64, 44]`` in [0, 1] (or None) and one prompt id
-    per window (from `scoligait_edge.data.text.describe`) for a `scoligait_edge.pose.Clip`."""
+    """Inputs for `explain_clip`: knowledge map ``[T, 238]``, silhouettes ``[T, 64, 44]`` in [0, 1]
+    (or None) and one prompt id per window of `window_starts` (via `scoligait_edge.data.text.describe`)."""
     from scoligait_edge.data.text import describe
     from scoligait_edge.kmap import knowledge_map
 
@@ -144,12 +186,12 @@ def clip_inputs(clip: Any, hop: int = WINDOW // 2) -> tuple[np.ndarray, np.ndarr
     if clip.silhouettes is not None:
         s = np.asarray(clip.silhouettes)
         sil = s.astype(np.float32) / 255.0 if s.dtype == np.uint8 else s.astype(np.float32)
-    ids = [describe(kmap[s : s + WINDOW]) for s in window_starts(len(kmap), hop)]
-    return kmap, sil, np.asarray([prompt_index(i) for i in ids], np.int64)
+    ids = [prompt_index(describe(kmap[s : s + WINDOW])) for s in window_starts(len(kmap), hop)]
+    return kmap, sil, np.asarray(ids, np.int64)
 
 
 def prompt_index(described: Any) -> int:
-    """`describe` may return the prompt id or the prompt text; map either to the id."""
+    """`describe` returns ``(prompt_id, text)``; accept that, a bare id or the prompt text."""
     if isinstance(described, str):
         from scoligait_edge.data.text import PROMPTS
 
