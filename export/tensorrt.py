@@ -17,12 +17,14 @@ NVIDIA's index): ``python -m scoligait_edge.export.tensorrt BUNDLE_DIR`` or the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import shlex
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +113,42 @@ def needs_calibration(options: ExportOptions) -> bool:
 # ---------------------------------------------------------------------------------- quantization ---
 
 
+@contextlib.contextmanager
+def _restore_ort_quantization() -> Iterator[None]:
+    """ModelOpt monkeypatches ONNX Runtime's calibrators/quantizers for good when it runs (its
+    ``patch_ort_modules``); that broke later ORT Percentile calibration in the same process. Put
+    every patched class attribute and ``calibrate.create_calibrator`` back afterwards."""
+    from onnxruntime.quantization import base_quantizer, calibrate, qdq_quantizer
+
+    classes = [
+        calibrate.CalibraterBase,
+        calibrate.MinMaxCalibrater,
+        calibrate.HistogramCalibrater,
+        calibrate.HistogramCollector,
+        qdq_quantizer.QDQQuantizer,
+        base_quantizer.BaseQuantizer,
+    ]
+    saved = [(c, dict(vars(c))) for c in classes]
+    create = calibrate.create_calibrator
+    try:
+        yield
+    finally:
+        for c, attrs in saved:
+            for name in [n for n in vars(c) if n not in attrs]:
+                delattr(c, name)
+            for name, value in attrs.items():
+                if name not in ("__dict__", "__weakref__") and vars(c).get(name) is not value:
+                    setattr(c, name, value)
+        calibrate.create_calibrator = create
+
+
 def quantize_modelopt(fp32: Path, out: Path, cs: Any, method: str) -> dict[str, Any]:
     """ModelOpt ONNX PTQ on the CPU: int8 Q/DQ placed for TensorRT, linear layers only, int8 weights."""
     from modelopt.onnx.quantization import quantize
     from scoligait_edge.calibration.readers import modelopt_arrays
 
     nodes = linear_nodes(fp32)
-    with quiet():
+    with quiet(), _restore_ort_quantization():
         quantize(
             str(fp32),
             quantize_mode="int8",

@@ -94,7 +94,7 @@ def run_demo(
                 "top_crosscorr": top.get("label", ""),
             }
         )
-        if explained is None or (result["refer"] and not explained["refer"]):
+        if explained is None or result["referral_prob"] > explained["referral_prob"]:
             explained = {**result, "clip": clip, "kmap": kmap, "clip_id": row["clip_id"]}
     console.print(f"{n_windows} streamed windows, max |stream − offline| = {max_diff:.2e}")
 

@@ -362,3 +362,13 @@ def test_a_pipeline_stage_without_its_asset_is_noted_but_a_model_row_regresses()
     res = gate.compare(base, cur)
     assert [(r.row_id, r.what) for r in res.regressions] == [("student/onnx/int8", "status")]
     assert any("pipeline/pose: not gated, unavailable here" in n for n in res.notes)
+
+
+def test_a_row_marked_not_latency_gated_is_reported_but_never_fails_on_time():
+    base = gate.make_baseline(
+        [_run_with_ratios({"pipeline/pose": 40.0}), _run_with_ratios({"pipeline/pose": 42.0})]
+    )
+    base.row("pipeline/pose").gate.update({"latency": False, "why": "own thread pool"})
+    res = gate.compare(base, _run_with_ratios({"pipeline/pose": 80.0}))
+    assert res.ok and any("latency reported, not gated (own thread pool)" in n for n in res.notes)
+    assert gate.make_baseline(base).row("pipeline/pose").gate["latency"] is False  # survives a rebuild

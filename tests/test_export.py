@@ -281,3 +281,16 @@ def test_unavailable_target_says_why(tmp_path: Path, model: Student, monkeypatch
     ):
         export_model(model, "litert", tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_modelopt_leaves_onnxruntime_quantization_unpatched(
+    tmp_path: Path, model: Student, calib: CalibrationSet
+) -> None:
+    """ModelOpt monkeypatches ORT's calibrators; later ORT exports in the process must not see that."""
+    from onnxruntime.quantization import calibrate
+
+    before = (calibrate.create_calibrator, calibrate.HistogramCollector.collect_absolute_value)
+    export_model(model, "tensorrt", tmp_path / "t", precision="int8", calib=calib, validate=False)
+    assert (calibrate.create_calibrator, calibrate.HistogramCollector.collect_absolute_value) == before
+    p = export_model(model, "onnx", tmp_path / "p", precision="int8", calib=calib, calib_method="percentile")
+    assert _manifest(p)["parity"]["passed"]

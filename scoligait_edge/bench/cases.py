@@ -51,6 +51,8 @@ class Case:
     notes: list[str] = field(default_factory=list)
     items_per_call: int = 1  #: a workload call processes this many ``unit``s (latency is reported per unit)
     cleanups: list[Callable[[], object]] = field(default_factory=list)  #: run by the suite when done timing
+    gate_latency: bool = True  #: False: the gate checks this row's status but not its latency…
+    gate_why: str = ""  #: …for this reason
 
     def close(self) -> None:
         """Release what ``setup``/``load`` opened (e.g. a MediaPipe landmarker)."""

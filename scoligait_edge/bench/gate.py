@@ -104,7 +104,7 @@ def make_baseline(
         if spreads:
             spread = max(spreads)
             own = min(MAX_ROW_TOLERANCE, NOISE_FACTOR * spread)
-            row.gate = {"spread": spread, "repeats": len(runs)}
+            row.gate.update({"spread": spread, "repeats": len(runs)})
             if own > tolerance:
                 row.gate["tolerance"] = own
     base.settings["gate"] = {
@@ -163,6 +163,9 @@ def compare(
 
 def _latency(b: Row, c: Row, threads: list[int], tol: float, res: GateResult) -> list[Regression]:
     out = []
+    if b.gate.get("latency") is False:
+        res.notes.append(f"{b.id}: latency reported, not gated ({b.gate.get('why', 'see the row')})")
+        return out
     own = b.gate.get("tolerance")
     if own is not None and own > tol:
         res.notes.append(

@@ -60,7 +60,7 @@ class Row:
     floors: dict[str, dict[str, float]] = field(default_factory=dict)  #: floors the status was judged by
     flops: int | None = None
     achieved: dict[str, dict[str, float]] = field(default_factory=dict)  #: threads → flop/s, % of peak
-    gate: dict[str, Any] = field(default_factory=dict)  #: baseline only: a noisy row's own tolerance
+    gate: dict[str, Any] = field(default_factory=dict)  #: gate settings: own tolerance, latency not gated
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

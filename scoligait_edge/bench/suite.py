@@ -156,6 +156,7 @@ def _row_for(c: Case) -> Row:
         size_bytes=c.size_bytes,
         flops=c.flops,
         notes=list(c.notes),
+        gate={} if c.gate_latency else {"latency": False, "why": c.gate_why},
     )
 
 
