@@ -350,5 +350,8 @@ def export_formats(check_availability: bool = False) -> list[dict[str, Any]]:
         if check_availability:
             a = availability(t)
             row["available"] = "yes" if a is True else f"no: {a}"
+            eng = getattr(backend(t), "engine_available", None) if a is True else None
+            if eng is not None and (why := eng()) is not True:
+                row["available"] = f"yes (ONNX + trtexec command; no engine here: {why})"
         rows.append(row)
     return rows

@@ -284,7 +284,7 @@ def test_unavailable_target_says_why(tmp_path: Path, model: Student, monkeypatch
 
 
 def test_modelopt_leaves_onnxruntime_quantization_unpatched(
-    tmp_path: Path, model: Student, calib: CalibrationSet
+    tmp_path: Path, model: Student, calib: CalibrationSet, held: dict
 ) -> None:
     """ModelOpt monkeypatches ORT's calibrators; later ORT exports in the process must not see that."""
     from onnxruntime.quantization import calibrate
@@ -292,5 +292,6 @@ def test_modelopt_leaves_onnxruntime_quantization_unpatched(
     before = (calibrate.create_calibrator, calibrate.HistogramCollector.collect_absolute_value)
     export_model(model, "tensorrt", tmp_path / "t", precision="int8", calib=calib, validate=False)
     assert (calibrate.create_calibrator, calibrate.HistogramCollector.collect_absolute_value) == before
-    p = export_model(model, "onnx", tmp_path / "p", precision="int8", calib=calib, calib_method="percentile")
+    kw = {"precision": "int8", "calib": calib, "calib_method": "percentile", "parity_data": held}
+    p = export_model(model, "onnx", tmp_path / "p", **kw)
     assert _manifest(p)["parity"]["passed"]
