@@ -22,7 +22,7 @@ def e2e_case():
 
     student, _ = load_models("student")
     with tempfile.TemporaryDirectory(prefix="scoligait-bench-e2e-") as d:
-        model = export_case(student, "onnx", "int8", Path(d), flops=None)
+        model = export_case(student, "onnx", "int8", Path(d), flops=None, model_spec="student")
         if not model.runnable:
             model = torch_case("student/pytorch/fp32", "student", student, "student_fp32")
         case = make_e2e(model)

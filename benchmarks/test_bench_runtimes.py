@@ -116,7 +116,9 @@ def test_exported_student(benchmark, bench_models, bench_example, bench_bundles,
 
     key = (target, precision)
     if key not in _cases:  # export (or fail) once per session, not once per thread setting
-        _cases[key] = export_case(bench_models[0], target, precision, bench_bundles, flops=None)
+        _cases[key] = export_case(
+            bench_models[0], target, precision, bench_bundles, flops=None, model_spec="student"
+        )
     case = _cases[key]
     if not case.runnable:
         pytest.skip(f"{target} {precision}: {case.status}: {case.reason}")

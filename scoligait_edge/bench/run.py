@@ -103,7 +103,16 @@ def run_bench(opts: BenchOptions, console: Any = None) -> BenchRun:
         progress.advance(task)
         ev = sources.eval_set(opts.data, seed=opts.seed)
         progress.advance(task)
-        cases = sources.model_cases(student, teacher, targets, precisions, bundle_dir, progress)
+        cases = sources.model_cases(
+            student,
+            teacher,
+            targets,
+            precisions,
+            bundle_dir,
+            progress,
+            export_unrunnable=not opts.quick,
+            model_spec=opts.model,
+        )
         if opts.pipeline:
             cases += sources.pipeline_cases(cases, quick=opts.quick)
         run = run_suite(cases, ev, cfg, progress)

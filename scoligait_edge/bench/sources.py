@@ -26,20 +26,23 @@ REFERENCE_TARGET = "pytorch"
 # ------------------------------------------------------------------------------- models
 
 
-def load_models(model: str | Path | None = "student") -> tuple[Any, Any]:
+def load_models(model: str | Path | None = "student", teacher: bool = True) -> tuple[Any, Any]:
     """(student, teacher) PyTorch models: shipped defaults, or ``model`` as a student checkpoint path.
 
-    The teacher is always the shipped reference teacher; a missing one is ``None`` (its rows ⏭).
+    The teacher is always the shipped reference teacher; a missing one (or ``teacher=False``)
+    is ``None`` (its rows ⏭).
     """
     from scoligait_edge.models import load_default_student, load_default_teacher, load_model
 
     default = model in (None, "", "student", "default")
     student = load_default_student() if default else load_model(Path(str(model)))
-    try:
-        teacher = load_default_teacher()
-    except ScoliGaitError:
-        teacher = None
-    return student.eval(), teacher.eval() if teacher is not None else None
+    ref = None
+    if teacher:
+        try:
+            ref = load_default_teacher().eval()
+        except ScoliGaitError:
+            ref = None
+    return student.eval(), ref
 
 
 def model_threshold(model: Any) -> float:
@@ -170,8 +173,14 @@ def export_case(
     step: Callable[[str], None] | None = None,
     export: bool = True,
     fingerprint: str | None = None,
+    export_unrunnable: bool = True,
+    model_spec: str | Path | None = None,
 ) -> Case:
-    """One exported-student row: reuse ``bundle_dir/student_<target>_<precision>`` or export it there."""
+    """One exported-student row: reuse its bundle in ``bundle_dir`` or export it there.
+
+    With ``model_spec`` (``student`` or a checkpoint path) the export runs in a child process
+    (``bench.export_worker``) that loads the same model, so a converter crash is this row's ❌.
+    """
     from scoligait_edge.export import export_model
     from scoligait_edge.export.bundle import read_manifest
     from scoligait_edge.export.targets import availability, get_target
@@ -185,6 +194,9 @@ def export_case(
     ok = availability(t)
     if ok is not True:
         return unavailable(cid, "model", label, str(ok), **kw)
+    if not t.runs_here and not export_unrunnable:
+        where = "/".join(t.devices)
+        return unavailable(cid, "model", label, f"runs on {where} only (not exported in --quick)", **kw)
     # Keyed by the model's fingerprint: a changed student never reuses a stale bundle, and
     # nothing already in a user's --bundles directory is overwritten.
     path = bundle_dir / f"student-{fingerprint[:12]}_{t.name}_{precision}"
@@ -193,11 +205,18 @@ def export_case(
         if not export:
             return unavailable(cid, "model", label, f"no bundle at {path} (export disabled)", **kw)
         t0 = time.perf_counter()
-        try:
-            with quiet_fds():
-                export_model(student, t.name, out=path, precision=precision, validate=False, step=step)
-        except Exception as e:
-            return failed(cid, "model", label, f"export failed: {one_line(e)}", **kw)
+        if model_spec is not None:  # a child process: a crashing converter costs only this row
+            from scoligait_edge.bench.export_worker import export_in_child
+
+            why = export_in_child(str(model_spec), t.name, precision, path, fingerprint)
+            if why is not None:
+                return failed(cid, "model", label, f"export failed: {why}", **kw)
+        else:
+            try:
+                with quiet_fds():
+                    export_model(student, t.name, out=path, precision=precision, validate=False, step=step)
+            except Exception as e:
+                return failed(cid, "model", label, f"export failed: {one_line(e)}", **kw)
         notes.append(f"exported in {time.perf_counter() - t0:.1f} s")
     try:
         man = read_manifest(path)
@@ -235,6 +254,8 @@ def model_cases(
     bundle_dir: Path,
     progress: Any = None,
     export: bool = True,
+    export_unrunnable: bool = True,
+    model_spec: str | Path | None = None,
 ) -> list[Case]:
     """Teacher + FP32 student references, then every target × precision of the student."""
     s_flops = model_flops(student)
@@ -259,7 +280,19 @@ def model_cases(
     for t, p in combos:
         if progress is not None:
             progress.update(task, description=f"exporting {t} {p}")
-        cases.append(export_case(student, t, p, bundle_dir, s_flops, export=export, fingerprint=fp))
+        cases.append(
+            export_case(
+                student,
+                t,
+                p,
+                bundle_dir,
+                s_flops,
+                export=export,
+                fingerprint=fp,
+                export_unrunnable=export_unrunnable,
+                model_spec=model_spec,
+            )
+        )
         if progress is not None:
             progress.advance(task)
     if progress is not None:

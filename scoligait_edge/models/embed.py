@@ -54,12 +54,12 @@ class KMPatchEmbed(nn.Module):
             gather[i, : len(g)] = g
             scatter[g] = i * self.gmax + np.arange(len(g))
             group_of[g] = i
-        valid = (gather < n_features).astype(np.float32)
         self.register_buffer("gather_idx", torch.from_numpy(gather.reshape(-1)), persistent=False)
         self.register_buffer("scatter_idx", torch.from_numpy(scatter), persistent=False)
         self.register_buffer("group_of", torch.from_numpy(group_of), persistent=False)
-        valid_t = torch.from_numpy(np.repeat(valid[:, None, :], patch, axis=1).reshape(self.n_groups, -1))
-        self.register_buffer("valid", valid_t, persistent=False)
+        onehot = torch.nn.functional.one_hot(torch.from_numpy(group_of), self.n_groups).float()
+        self.register_buffer("group_onehot", onehot, persistent=False)  # [F, G]
+        self.register_buffer("group_onehot_t", onehot.T.contiguous(), persistent=False)  # [G, F]
         self.dim = dim
         # one linear map per group = a grouped 1×1 convolution (quantizes like any Conv)
         self.proj = nn.Conv1d(self.n_groups * patch * self.gmax, self.n_groups * dim, 1, groups=self.n_groups)
@@ -74,16 +74,30 @@ class KMPatchEmbed(nn.Module):
         return self.n_time * self.n_groups
 
     def grouped(self, x: Tensor) -> Tensor:
-        """``[B, T, F] -> [B, T/P, G, P·gmax]`` (zero-padded groups)."""
-        b = x.shape[0]
-        xg = nn.functional.pad(x, (0, 1)).index_select(-1, self.gather_idx)
-        xg = xg.reshape(b, self.n_time, self.patch, self.n_groups, self.gmax).permute(0, 1, 3, 2, 4)
-        return xg.reshape(b, self.n_time, self.n_groups, self.patch * self.gmax)
+        """``[B, T, F] -> [B, G·gmax, T]``: feature-major, each group zero-padded to ``gmax`` rows.
+
+        The transpose comes first so the gather copies whole rows of ``T`` frames (a block copy);
+        gathering single features along the last axis was the slowest op of the exported graph.
+        """
+        xt = nn.functional.pad(x.transpose(1, 2), (0, 0, 0, 1))  # [B, F+1, T], row F is zero
+        return xt.index_select(1, self.gather_idx)
+
+    def conv_weight(self) -> Tensor:
+        """The per-group projection as a strided Conv1d kernel ``[G·D, gmax, P]``.
+
+        Same parameters as ``proj`` (stored ``[G·D, P·gmax, 1]``, patch-major); the export folds
+        this reshape/transpose of a constant into the initializer.
+        """
+        w = self.proj.weight.reshape(self.n_groups * self.dim, self.patch, self.gmax)
+        return w.transpose(1, 2)
 
     def forward(self, x: Tensor) -> Tensor:
         b = x.shape[0]
-        xg = self.grouped(x).reshape(b * self.n_time, self.n_groups * self.patch * self.gmax, 1)
-        return self.proj(xg).reshape(b, self.n_tokens, self.dim)
+        y = nn.functional.conv1d(
+            self.grouped(x), self.conv_weight(), self.proj.bias, stride=self.patch, groups=self.n_groups
+        )  # [B, G·D, T/P]: one GEMM-shaped conv, no per-element gather
+        y = y.reshape(b, self.n_groups, self.dim, self.n_time).permute(0, 3, 1, 2)
+        return y.reshape(b, self.n_tokens, self.dim)
 
     def column_norms(self) -> Tensor:
         """``[G, P·gmax]``: how strongly each input cell of a group drives its token embedding."""
@@ -99,15 +113,18 @@ class KMPatchEmbed(nn.Module):
         return super().train(mode)
 
     def distribute(self, relevance: Tensor, x: Tensor) -> Tensor:
-        """Token relevance ``[B, T/P·G]`` → cell saliency ``[B, T, F]`` (sums are preserved)."""
-        b = x.shape[0]
-        norms = self.column_norms() if self.training else self.col_norm
-        w = self.grouped(x).abs() * norms + 1e-6 * self.valid
-        w = w / w.sum(dim=-1, keepdim=True)
-        sal = w * relevance.reshape(b, self.n_time, self.n_groups, 1)
-        sal = sal.reshape(b, self.n_time, self.n_groups, self.patch, self.gmax).permute(0, 1, 3, 2, 4)
-        sal = sal.reshape(b, self.n_time * self.patch, self.n_groups * self.gmax)
-        return sal.index_select(-1, self.scatter_idx)
+        """Token relevance ``[B, T/P·G]`` → cell saliency ``[B, T, F]`` (sums are preserved).
+
+        Works in the input layout: group sums and the spread back onto features are products
+        with the constant ``[F, G]`` one-hot group matrix, so the graph has no gather/scatter.
+        """
+        b, g, t, p, f = x.shape[0], self.n_groups, self.n_time, self.patch, x.shape[-1]
+        norms = self.column_norms() if self.training else self.col_norm  # [G, P·gmax]
+        norms = norms.reshape(g, p, self.gmax).transpose(0, 1).reshape(p, g * self.gmax)
+        norms = norms.index_select(1, self.scatter_idx)  # [P, F], a constant in eval/export
+        w = x.abs().reshape(b, t, p, f) * norms + 1e-6
+        share = relevance.reshape(b, t, g) / (w.sum(dim=2) @ self.group_onehot)  # [B, T/P, G]
+        return (w * (share @ self.group_onehot_t)[:, :, None, :]).reshape(b, t * p, f)
 
     def positions(self, aligned: bool) -> Tensor:
         return token_positions(self.n_time, self.n_groups, self.patch, aligned)
