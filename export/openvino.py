@@ -152,7 +152,8 @@ class OpenVINORunner(Runner):
         self.fixed_batch = ps[0].get_length() if ps[0].is_static else None
 
     def _run(self, inputs: Inputs) -> Outputs:
-        res = self.request.infer({k: inputs[k] for k in self._feeds})
+        # share_inputs: no copy of the (1 MB) silhouette per call; outputs are copied below
+        res = self.request.infer({k: inputs[k] for k in self._feeds}, share_inputs=True)
         return {n: res[self.compiled.output(n)].copy() for n in OUTPUT_NAMES}
 
 

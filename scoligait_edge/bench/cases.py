@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -51,6 +52,7 @@ class Case:
     notes: list[str] = field(default_factory=list)
     items_per_call: int = 1  #: a workload call processes this many ``unit``s (latency is reported per unit)
     cleanups: list[Callable[[], object]] = field(default_factory=list)  #: run by the suite when done timing
+    artifact: Path | None = None  #: the bundle directory a model row loads
     gate_latency: bool = True  #: False: the gate checks this row's status but not its latency…
     gate_why: str = ""  #: …for this reason
 

@@ -1,9 +1,12 @@
-"""Export one bundle in a child process, so a converter that crashes (SIGSEGV in a native
-library) costs its own row — ❌ with the signal named — instead of the whole benchmark.
+"""Crash isolation: exports, and a first load + inference of each bundle, run in child processes,
+so a native library that crashes (SIGSEGV in a converter or a runtime's compiler) costs its
+own row — ❌ with the signal named — instead of the whole benchmark.
 
 ``python -m scoligait_edge.bench.export_worker --model student --target litert --precision int8 --out DIR``
 exits 0 on success, 2 with the one-line reason on stderr on a typed failure, and 3 when the
 model it loads is not the one the parent fingerprinted (it changed on disk meanwhile).
+``python -m scoligait_edge.bench.export_worker --probe BUNDLE…`` loads each bundle and runs one
+inference, printing ``start``/``ok``/``fail`` lines the parent follows.
 """
 
 from __future__ import annotations
@@ -54,14 +57,70 @@ def export_in_child(
     return last or f"export exited with status {r.returncode}"
 
 
+def probe_in_child(bundles: list[Path], timeout_s: float = 600) -> dict[Path, str | None]:
+    """Load + run each bundle once in a child; a crash marks that bundle and the rest are retried."""
+    out: dict[Path, str | None] = {}
+    todo = list(bundles)
+    while todo:
+        cmd = [sys.executable, "-m", "scoligait_edge.bench.export_worker", "--probe", *map(str, todo)]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+            lines, code = r.stdout.splitlines(), r.returncode
+        except subprocess.TimeoutExpired as e:
+            lines, code = (e.stdout or b"").decode(errors="replace").splitlines(), -1
+        current = None
+        for line in lines:
+            kind, _, rest = line.partition(" ")
+            path_s, _, reason = rest.partition("\t")
+            if kind == "start":
+                current = Path(path_s)
+            elif kind in ("ok", "fail"):
+                out[Path(path_s)] = None if kind == "ok" else reason
+                current = None
+        if current is not None:  # died while on this bundle
+            try:
+                name = signal.Signals(-code).name if code < 0 else f"exit {code}"
+            except ValueError:
+                name = f"signal {-code}"
+            out[current] = f"runtime crashed ({name}) loading or running the bundle"
+        elif code != 0 and not lines:
+            for p in todo:
+                out.setdefault(p, f"probe process failed (exit {code})")
+        todo = [p for p in todo if p not in out]
+    return out
+
+
+def _probe(paths: list[str]) -> int:
+    from scoligait_edge.bench.cases import one_line
+    from scoligait_edge.bench.quiet import quiet_fds
+    from scoligait_edge.bench.sources import load_runner
+    from scoligait_edge.runtime.base import make_inputs
+
+    x = make_inputs(1, n_prompts=1)
+    for p in paths:
+        print(f"start {p}", flush=True)
+        try:
+            with quiet_fds():
+                load_runner(Path(p), 1).run(x)
+            print(f"ok {p}", flush=True)
+        except Exception as e:
+            print(f"fail {p}\t{one_line(e)}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Export one bundle (child process of `scoligait-edge bench`).")
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--target", required=True)
-    ap.add_argument("--precision", required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--fingerprint", required=True)
+    ap = argparse.ArgumentParser(
+        description="Export or probe bundles (child process of `scoligait-edge bench`)."
+    )
+    ap.add_argument("--probe", nargs="+", help="bundles to load and run once")
+    ap.add_argument("--model")
+    ap.add_argument("--target")
+    ap.add_argument("--precision")
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--fingerprint")
     a = ap.parse_args(argv)
+    if a.probe:
+        return _probe(a.probe)
 
     from scoligait_edge.bench.cases import one_line
     from scoligait_edge.bench.quiet import quiet_fds

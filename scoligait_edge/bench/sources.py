@@ -6,6 +6,7 @@ not shipped, no video) becomes a ⏭/❌ case with its reason instead of an exce
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import numpy as np
 
 from scoligait_edge.bench.cases import Case, EvalSet, Runner, failed, one_line, unavailable
 from scoligait_edge.bench.quiet import quiet_fds
+from scoligait_edge.bench.report import FAILED
 from scoligait_edge.errors import ScoliGaitError
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -64,6 +66,28 @@ def model_fingerprint(model: Any) -> str:
         h.update(str(tuple(t.shape)).encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def exporter_fingerprint() -> str:
+    """sha256 of the export and calibration code: a changed exporter never reuses an old bundle."""
+    import hashlib
+
+    import scoligait_edge.calibration as cal
+    import scoligait_edge.export as exp
+
+    h = hashlib.sha256()
+    for pkg in (exp, cal):
+        root = Path(pkg.__file__).parent
+        for f in sorted(root.glob("*.py")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def bundle_key(model: Any) -> str:
+    """``<model sha256[:12]>-<exporter sha256[:8]>``: what a reusable bundle's name is keyed by."""
+    return f"{model_fingerprint(model)[:12]}-{exporter_fingerprint()[:8]}"
 
 
 def model_flops(model: Any) -> int | None:
@@ -197,9 +221,9 @@ def export_case(
     if not t.runs_here and not export_unrunnable:
         where = "/".join(t.devices)
         return unavailable(cid, "model", label, f"runs on {where} only (not exported in --quick)", **kw)
-    # Keyed by the model's fingerprint: a changed student never reuses a stale bundle, and
-    # nothing already in a user's --bundles directory is overwritten.
-    path = bundle_dir / f"student-{fingerprint[:12]}_{t.name}_{precision}"
+    # Keyed by the model's and the exporter's fingerprints: a changed student or export code
+    # never reuses a stale bundle, and nothing already in a user's --bundles directory is overwritten.
+    path = bundle_dir / f"student-{fingerprint[:12]}-{exporter_fingerprint()[:8]}_{t.name}_{precision}"
     notes: list[str] = []
     if not (path / "manifest.json").is_file():
         if not export:
@@ -238,6 +262,7 @@ def export_case(
         kind="model",
         label=label,
         load=lambda threads, p=path: load_runner(p, threads),
+        artifact=path,
         size_bytes=size,
         threshold=float(man.get("decision_threshold", 0.5)),
         floors=floors_from_tolerance(t.tolerance(precision)),
@@ -297,6 +322,14 @@ def model_cases(
             progress.advance(task)
     if progress is not None:
         progress.update(task, description="exported")
+    if model_spec is not None:  # first load + inference of every bundle in a child: a crash is one ❌ row
+        from scoligait_edge.bench.export_worker import probe_in_child
+
+        probed = probe_in_child([c.artifact for c in cases if c.runnable and c.artifact is not None])
+        for c in cases:
+            why = probed.get(c.artifact) if c.artifact is not None else None
+            if why:
+                c.status, c.reason = FAILED, why if "crashed" in why else f"run failed: {why}"
     return [c for c in cases if not (c.status == "unavailable" and "has no" in (c.reason or ""))]
 
 
