@@ -20,6 +20,19 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
+def _with_overrides(
+    cfg: dict[str, Any], threads: int, epochs: int | None, seed: int | None
+) -> dict[str, Any]:
+    """Apply the CLI's --threads/--epochs/--seed to a config's ``train`` section; set torch threads."""
+    train = dict(cfg.get("train", {}), threads=threads)
+    if epochs is not None:
+        train["epochs"] = epochs
+    if seed is not None:
+        train["seed"] = seed
+    _set_threads(threads)
+    return {**cfg, "train": train}
+
+
 def resolve_model(spec: str | None, default: str = "student") -> Any:
     """``teacher`` / ``student`` (shipped checkpoints) or a checkpoint path → model."""
     from scoligait_edge.models import load_default_student, load_default_teacher, load_model
@@ -67,14 +80,7 @@ def train(
     """Train the multi-modal teacher (AdamW, cosine schedule, early stopping on val)."""
     from scoligait_edge.train.teacher import read_config_file, train_teacher
 
-    cfg = read_config_file(config)
-    tr = dict(cfg.get("train", {}), threads=threads)
-    if epochs is not None:
-        tr["epochs"] = epochs
-    if seed is not None:
-        tr["seed"] = seed
-    cfg["train"] = tr
-    _set_threads(threads)
+    cfg = _with_overrides(read_config_file(config), threads, epochs, seed)
     model, _ = train_teacher(data, cfg, out, force=force)
     typer.echo(f"wrote {out} (threshold {float(model.threshold):.3f}, {model.n_params()} parameters)")
 
@@ -93,20 +99,10 @@ def distill(
     """Distil a teacher into the phone-sized student (KL + labels + embedding + attention matching)."""
     from scoligait_edge.models import load_model
     from scoligait_edge.train.distill import distill as run_distill
+    from scoligait_edge.train.teacher import read_config_file
 
-    cfg: dict[str, Any] = {}
-    if config is not None:
-        try:
-            cfg = json.loads(config.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise ModelError(f"cannot read distill config {config} ({e})", "pass a valid JSON file") from e
-    tr = dict(cfg.get("train", {}), threads=threads)
-    if epochs is not None:
-        tr["epochs"] = epochs
-    if seed is not None:
-        tr["seed"] = seed
-    cfg["train"] = tr
-    _set_threads(threads)
+    sections = frozenset({"model", "train", "distill"})
+    cfg = _with_overrides(read_config_file(config, sections), threads, epochs, seed)
     student, _ = run_distill(load_model(teacher), data, out, cfg, force=force)
     typer.echo(f"wrote {out} (threshold {float(student.threshold):.3f}, {student.n_params()} parameters)")
 

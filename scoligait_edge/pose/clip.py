@@ -90,9 +90,8 @@ def save_clip(path: str | os.PathLike, clip: Clip, force: bool = False) -> Path:
         arrays["silhouettes"] = clip.silhouettes
     if clip.extra is not None:
         arrays["extra"] = clip.extra
-    with atomic_path(path, force=force) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+    with atomic_path(path, force=force) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
     return Path(path)
 
 
@@ -120,9 +119,12 @@ def load_clip(path: str | os.PathLike) -> Clip:
             ) from None
         raise InputFileError(f"{p}: unreadable clip ({e})", "re-create the clip file") from None
     except (OSError, zipfile.BadZipFile, EOFError, KeyError, json.JSONDecodeError) as e:
-        raise InputFileError(f"{p}: corrupt or truncated clip ({type(e).__name__})", "re-create the clip file") from None
+        raise InputFileError(
+            f"{p}: corrupt or truncated clip ({type(e).__name__})", "re-create the clip file"
+        ) from None
     try:
-        return Clip(pose=pose, fps=fps, silhouettes=sil, extra=extra, metadata=meta if isinstance(meta, dict) else {})
+        meta = meta if isinstance(meta, dict) else {}
+        return Clip(pose=pose, fps=fps, silhouettes=sil, extra=extra, metadata=meta)
     except ShapeError as e:
         raise ShapeError(f"{p}: {e.cause}", e.remedy) from None
 

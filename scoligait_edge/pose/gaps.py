@@ -85,4 +85,4 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     d = np.diff(m.astype(np.int8))
     starts = np.flatnonzero(d == 1)
     stops = np.flatnonzero(d == -1)
-    return list(zip(starts.tolist(), stops.tolist()))
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))

@@ -34,7 +34,7 @@ MAX_PKL_BYTES = 512 * 1024 * 1024
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:  # noqa: D401
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED:
             return super().find_class(module, name)
         raise UnsafeFileError(

@@ -19,8 +19,10 @@ from scoligait_edge.train.evaluate import choose_threshold, clip_level, predict_
 from scoligait_edge.train.loop import TrainConfig, fit
 
 
-def read_config_file(path: str | os.PathLike | None) -> dict[str, Any]:
-    """Parse a ``--config`` JSON: ``{"model": {...ModelConfig fields}, "train": {...TrainConfig fields}}``."""
+def read_config_file(
+    path: str | os.PathLike | None, sections: frozenset[str] = frozenset({"model", "train"})
+) -> dict[str, Any]:
+    """Parse a ``--config`` JSON object whose keys are among ``sections`` (default model, train)."""
     if path is None:
         return {}
     p = Path(path)
@@ -30,8 +32,9 @@ def read_config_file(path: str | os.PathLike | None) -> dict[str, Any]:
         raise ModelError(f"config {p} not found", "check the --config path") from e
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelError(f"config {p} is not valid JSON ({e})", "fix the file") from e
-    if not isinstance(doc, dict) or set(doc) - {"model", "train"}:
-        raise ModelError(f"config {p} must be an object with keys 'model' and/or 'train'", "fix the file")
+    if not isinstance(doc, dict) or set(doc) - sections:
+        keys = ", ".join(f"'{k}'" for k in sorted(sections))
+        raise ModelError(f"config {p} must be an object with keys among {keys}", "fix the file")
     return doc
 
 
