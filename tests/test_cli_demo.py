@@ -61,12 +61,18 @@ def test_main_turns_typed_errors_into_exit_code(tmp_path: Path, capsys: pytest.C
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_refuses_foreign_dirs(tmp_path: Path) -> None:
+    from scoligait_edge.data.dataset import load_index
     from scoligait_edge.demo import run_demo
     from scoligait_edge.errors import OutputExistsError
 
     out = tmp_path / "demo"
-    summary = run_demo(out, subjects=3, frames=128, seed=1, export_target="none")
-    assert summary["clips"] == 3
+    summary = run_demo(out, subjects=10, frames=192, seed=1, export_target="onnx")
+    index = load_index(out / "data")
+    held_out = index[index["split"] != "train"]
+    assert summary["clips"] == len(held_out) > 0
+    assert {r["clip_id"] for r in summary["rows"]} == set(held_out["clip_id"])
+    assert summary["export"]["bytes"] < 1_000_000
+    assert summary["export"]["parity"], "the INT8 bundle carries a parity report"
     assert summary["stream_max_abs_diff"] <= 1e-5
     assert Path(summary["heatmap"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     explanation = json.loads((out / "explanation.json").read_text())
@@ -75,10 +81,10 @@ def test_demo_runs_end_to_end_and_refuses_foreign_dirs(tmp_path: Path) -> None:
     assert np.all((probs >= 0) & (probs <= 1))
     # re-running without --force refuses; a directory the demo did not make is never deleted
     with pytest.raises(OutputExistsError):
-        run_demo(out, subjects=3, frames=128, seed=1, export_target="none")
+        run_demo(out, subjects=6, frames=128, seed=1, export_target="none")
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "precious.txt").write_text("keep me")
     with pytest.raises(OutputExistsError):
-        run_demo(foreign, subjects=3, frames=128, seed=1, export_target="none", force=True)
+        run_demo(foreign, subjects=6, frames=128, seed=1, export_target="none", force=True)
     assert (foreign / "precious.txt").read_text() == "keep me"

@@ -13,7 +13,7 @@ from scoligait_edge.cli import app
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", help="Output directory for the demo's files."),
-    subjects: int = typer.Option(8, min=2, help="Synthetic subjects to generate."),
+    subjects: int = typer.Option(12, min=6, help="Synthetic subjects to generate."),
     frames: int = typer.Option(192, min=96, help="Frames per clip (30 Hz)."),
     seed: int = typer.Option(7, help="ScoliGait-Synth seed."),
     export_target: str = typer.Option(
