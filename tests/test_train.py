@@ -106,6 +106,8 @@ def test_bad_inputs_are_typed(data, tmp_path):
         evaluate(Student(), data, "test")  # a 1-prompt model cannot read 4-prompt data
     with pytest.raises(ModelError, match="unknown train config"):
         train_teacher(data, {"train": {"epoch": 3}}, text_table=TEXT, quiet=True)
+    with pytest.raises(ModelError, match="unknown distill config keys"):
+        distill(Student(), data, config={"distill": {"temprature": 2.0}}, quiet=True)
     with pytest.raises(DatasetError, match="prompt_id"):
         train_teacher(data, {"model": SMALL}, text_table=TEXT[:2], quiet=True)
 

@@ -17,6 +17,16 @@ ROPES = ("aligned", "unaligned")
 KINDS = ("teacher", "student")
 
 
+def check_config_keys(cls: type, d: dict[str, Any], what: str) -> None:
+    """Refuse keys of ``d`` that are not fields of the dataclass ``cls`` (typed ``ModelError``)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ModelError(
+            f"unknown {what} config keys: {sorted(unknown)}", f"allowed keys: {', '.join(sorted(names))}"
+        )
+
+
 @dataclass
 class ModelConfig:
     """Hyper-parameters of a ScoliGait model (teacher or student).
@@ -97,12 +107,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         """Build from a (possibly partial) dict; unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ModelError(
-                f"unknown model config keys: {sorted(unknown)}", f"allowed keys: {', '.join(sorted(names))}"
-            )
+        check_config_keys(cls, d, "model")
         kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         try:
             return cls(**kw).validate()

@@ -24,6 +24,7 @@ from torch import Tensor
 from scoligait_edge.errors import ModelError
 from scoligait_edge.fileio import check_can_write
 from scoligait_edge.models import ModelConfig, ScoliGaitModel, Student, save_model, student_config
+from scoligait_edge.models.config import check_config_keys
 from scoligait_edge.train.batches import Batch, DataSource, batches, get_windows
 from scoligait_edge.train.evaluate import choose_threshold, clip_level, predict_windows
 from scoligait_edge.train.loop import TrainConfig, fit
@@ -88,12 +89,8 @@ def distill(
         raise ModelError("distill config keys must be 'model', 'train', 'distill'", "fix the config")
     tdef = {"epochs": 30, "lr": 2e-3, "patience": 6, "batch_size": 32}
     tcfg = TrainConfig.from_dict({**tdef, **config.get("train", {})})
-    try:
-        w = DistillWeights(**config.get("distill", {}))
-    except TypeError as e:
-        raise ModelError(
-            f"bad distill weights: {e}", f"allowed: {[f.name for f in dataclasses.fields(DistillWeights)]}"
-        ) from e
+    check_config_keys(DistillWeights, config.get("distill", {}), "distill")
+    w = DistillWeights(**config.get("distill", {}))
     torch.set_num_threads(tcfg.threads)
     train_ws, val_ws = get_windows(data, "train"), get_windows(data, "val")
     mcfg: ModelConfig = student_config(**{"n_prompts": teacher.cfg.n_prompts, **config.get("model", {})})

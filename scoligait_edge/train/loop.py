@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scoligait_edge.errors import ModelError
+from scoligait_edge.models.config import check_config_keys
 from scoligait_edge.train.batches import Batch, batches, seed_everything
 
 LossFn = Callable[[Batch, bool], tuple[torch.Tensor, dict[str, float]]]
@@ -37,12 +37,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ModelError(
-                f"unknown train config keys: {sorted(unknown)}", f"allowed: {', '.join(sorted(names))}"
-            )
+        check_config_keys(cls, d, "train")
         cfg = cls(**d)
         if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or cfg.threads < 1:
             raise ModelError("epochs, batch_size, threads must be ≥ 1 and lr > 0", "fix the train config")
