@@ -43,7 +43,6 @@ def run_demo(
     from scoligait_edge.data.dataset import load_index, read_index_clip
     from scoligait_edge.data.progress import track
     from scoligait_edge.data.synth import make_dataset
-    from scoligait_edge.kmap import knowledge_map
     from scoligait_edge.kmap.render import save_heatmap
     from scoligait_edge.models import load_default_student
     from scoligait_edge.models.explain import clip_inputs, explain_clip
@@ -76,12 +75,11 @@ def run_demo(
     explained: dict[str, Any] | None = None
     for _, row in track(index.iterrows(), len(index), "screening clips"):
         clip = read_index_clip(row)
-        kmap = knowledge_map(clip.pose, clip.fps)
+        kmap, sil, pids = clip_inputs(clip)  # the offline map, computed once
         for end, window in stream_windows(clip.pose, clip.fps):
             max_diff = max(max_diff, float(np.abs(window - kmap[end - 96 : end]).max()))
             n_windows += 1
-        km, sil, pids = clip_inputs(clip)
-        result = explain_clip(student, km, sil, pids)
+        result = explain_clip(student, kmap, sil, pids)
         top = result["top_features"]["crosscorr"][0] if result["top_features"].get("crosscorr") else {}
         best = max((f for fs in result["top_features"].values() for f in fs), key=lambda f: f["score"])
         rows.append(
