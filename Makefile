@@ -9,6 +9,9 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup demo test test-fast lint bench gate test-assets clean
 
+# Optional pieces (device lanes, Android JVM core) keep their rules in mk/*.mk.
+-include mk/*.mk
+
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
