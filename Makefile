@@ -9,8 +9,6 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup demo test test-fast lint bench gate test-assets clean
 
-# Optional pieces (device lanes, Android JVM core) keep their rules in mk/*.mk.
--include mk/*.mk
 
 setup: $(STAMP)
 
@@ -45,3 +43,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks demo_out
+
+# Optional pieces (device lanes, Android JVM core) keep their rules in mk/*.mk.
+-include mk/*.mk
