@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from scoligait_edge.contract import INPUT_NAMES, INPUTS
 from scoligait_edge.errors import CalibrationError, InputFileError
 from scoligait_edge.fileio import atomic_path
-from scoligait_edge.models.contract import INPUT_NAMES, INPUTS
 
 MIN_SAMPLES = 16  #: fewer windows than this cannot estimate activation ranges reliably
 FORMAT_VERSION = 1

@@ -23,9 +23,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from scoligait_edge.contract import INPUTS, OUTPUTS
 from scoligait_edge.errors import BundleError
 from scoligait_edge.fileio import atomic_write_text, sha256_file
-from scoligait_edge.models.contract import INPUTS, OUTPUTS
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"

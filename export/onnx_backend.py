@@ -19,8 +19,8 @@ from scoligait_edge.export.bundle import onnx_metadata
 from scoligait_edge.export.pytorch import contract_module, dynamic_shapes, example_args, quiet
 from scoligait_edge.export.targets import ExportOptions
 
+from scoligait_edge.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.errors import ExportError
-from scoligait_edge.models.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.runtime.base import Inputs, Outputs, Runner
 
 ARTIFACT = "model.onnx"

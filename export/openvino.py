@@ -18,8 +18,8 @@ from scoligait_edge.export.onnx_backend import export_onnx, linear_nodes
 from scoligait_edge.export.pytorch import quiet
 from scoligait_edge.export.targets import ExportOptions
 
+from scoligait_edge.contract import OUTPUT_NAMES
 from scoligait_edge.errors import ExportError
-from scoligait_edge.models.contract import OUTPUT_NAMES
 from scoligait_edge.runtime.base import Inputs, Outputs, Runner
 
 ARTIFACT = "model.xml"

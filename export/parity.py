@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from scoligait_edge.export.targets import Tolerance
 
+from scoligait_edge.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.errors import ParityError, ShapeError
-from scoligait_edge.models.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.runtime.base import Runner, concat_outputs, make_inputs
 
 MAX_WINDOWS = 256  #: parity windows used at most (memory: silhouettes are 1.1 MB per window)

@@ -17,7 +17,7 @@ from typing import Any
 from scoligait_edge.export.base import Artifacts
 from scoligait_edge.export.targets import ExportOptions
 
-from scoligait_edge.models.contract import INPUT_NAMES, OUTPUT_NAMES
+from scoligait_edge.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.runtime.base import TorchRunner, make_inputs, outputs_to_dict
 
 ARTIFACT = "model.pt2"

@@ -40,8 +40,8 @@ from scoligait_edge.export.onnx_backend import (
 from scoligait_edge.export.pytorch import quiet
 from scoligait_edge.export.targets import ExportOptions
 
+from scoligait_edge.contract import INPUTS, OUTPUT_NAMES
 from scoligait_edge.errors import BundleError, ExportError, UnavailableError
-from scoligait_edge.models.contract import INPUTS, OUTPUT_NAMES
 from scoligait_edge.runtime.base import Inputs, Outputs, Runner
 
 ARTIFACT = "model.onnx"

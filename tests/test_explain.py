@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from scoligait_edge.contract import N_FEATURES, WINDOW
 from scoligait_edge.errors import ShapeError
 from scoligait_edge.kmap.catalog import CATALOG, DOMAINS
 from scoligait_edge.models import Student, student_config
-from scoligait_edge.models.contract import N_FEATURES, WINDOW
 from scoligait_edge.models.explain import explain_clip, time_span, top_features, window_starts
 
 

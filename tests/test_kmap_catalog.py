@@ -8,9 +8,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from scoligait_edge import contract
 from scoligait_edge.kmap import CATALOG, DOMAINS, SIGNAL_PAIRS, SIGNALS, catalog_hash, feature_index
 from scoligait_edge.kmap import catalog as cat
-from scoligait_edge.models import contract
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "kmap_catalog.md"
 

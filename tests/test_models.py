@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from scoligait_edge.contract import INPUT_NAMES, N_FEATURES, OUTPUT_NAMES, WINDOW
 from scoligait_edge.errors import ModelError
 from scoligait_edge.models import (
     ExportView,
@@ -22,7 +23,6 @@ from scoligait_edge.models import (
     student_config,
     teacher_config,
 )
-from scoligait_edge.models.contract import INPUT_NAMES, N_FEATURES, OUTPUT_NAMES, WINDOW
 from scoligait_edge.models.embed import KMPatchEmbed, feature_groups
 from scoligait_edge.models.layers import Attention, LatentAttentionPooling, masked_mean
 

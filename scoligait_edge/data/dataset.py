@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scoligait_edge.contract import REFERRAL_COBB_DEG
 from scoligait_edge.errors import DatasetError, InputFileError
 from scoligait_edge.fileio import atomic_path
-from scoligait_edge.models.contract import REFERRAL_COBB_DEG
 from scoligait_edge.pose import POSE_SUFFIXES, Clip, read_clip
 
 INDEX_NAME = "index.csv"

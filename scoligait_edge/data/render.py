@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scoligait_edge.models.contract import SIL_H, SIL_W
+from scoligait_edge.contract import SIL_H, SIL_W
 
 _CANVAS_H = 128  # person height in pixels on the drawing canvas (2× the output)
 _MARGIN = 24

@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from scoligait_edge.contract import FPS, REFERRAL_COBB_DEG
 from scoligait_edge.data.render import BodyShape, render_silhouettes
 from scoligait_edge.errors import DatasetError
-from scoligait_edge.models.contract import FPS, REFERRAL_COBB_DEG
 from scoligait_edge.pose.clip import Clip
 
 GENERATOR_VERSION = "scoligait-synth/1"

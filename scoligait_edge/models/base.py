@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from scoligait_edge.contract import N_FEATURES, OUTPUT_NAMES
 from scoligait_edge.models.config import ModelConfig
-from scoligait_edge.models.contract import N_FEATURES, OUTPUT_NAMES
 from scoligait_edge.models.embed import KMPatchEmbed
 from scoligait_edge.models.layers import rollout_relevance
 

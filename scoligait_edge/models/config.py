@@ -6,8 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from scoligait_edge.contract import N_FEATURES, SIL_H, SIL_W, WINDOW
 from scoligait_edge.errors import ModelError
-from scoligait_edge.models.contract import N_FEATURES, SIL_H, SIL_W, WINDOW
 
 #: Knowledge-map domains in catalog order (name, size); fixed by the paper (140 + 32 + 66 = 238).
 DOMAIN_SIZES: tuple[tuple[str, int], ...] = (("motion", 140), ("skeleton", 32), ("crosscorr", 66))

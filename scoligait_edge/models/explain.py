@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from scoligait_edge.contract import FPS, N_FEATURES, SIL_H, SIL_W, WINDOW
 from scoligait_edge.errors import ShapeError
 from scoligait_edge.kmap.catalog import CATALOG, DOMAINS
 from scoligait_edge.models.base import ScoliGaitModel
-from scoligait_edge.models.contract import FPS, N_FEATURES, SIL_H, SIL_W, WINDOW
 
 
 def top_feature_indices(saliency: np.ndarray, k: int) -> np.ndarray:

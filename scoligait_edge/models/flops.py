@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from scoligait_edge.models.contract import N_FEATURES, SIL_H, SIL_W, WINDOW
+from scoligait_edge.contract import N_FEATURES, SIL_H, SIL_W, WINDOW
 
 
 def example_inputs(batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

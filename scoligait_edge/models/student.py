@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from scoligait_edge.contract import N_FEATURES, WINDOW
 from scoligait_edge.models.base import ScoliGaitModel
 from scoligait_edge.models.config import ModelConfig, student_config
-from scoligait_edge.models.contract import N_FEATURES, WINDOW
 from scoligait_edge.models.embed import CheapSilhouetteEmbed, KMPatchEmbed
 from scoligait_edge.models.layers import Encoder, LatentAttentionPooling
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from scoligait_edge.contract import N_FEATURES, TEXT_DIM, WINDOW
 from scoligait_edge.models.base import ScoliGaitModel
 from scoligait_edge.models.config import ModelConfig, teacher_config
-from scoligait_edge.models.contract import N_FEATURES, TEXT_DIM, WINDOW
 from scoligait_edge.models.embed import KMPatchEmbed, TubeletEmbed
 from scoligait_edge.models.layers import Block, Encoder, LatentAttentionPooling, Rotary
 

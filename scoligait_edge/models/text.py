@@ -11,8 +11,8 @@ import os
 
 import numpy as np
 
+from scoligait_edge.contract import TEXT_DIM
 from scoligait_edge.errors import UnavailableError
-from scoligait_edge.models.contract import TEXT_DIM
 
 
 def prompts() -> tuple[str, ...]:

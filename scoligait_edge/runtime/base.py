@@ -9,7 +9,7 @@ Usage (any bundle, any backend)::
     out = runner.run(make_inputs(batch=4))        # {"referral_logit": [4], ..., "saliency": [4,96,238]}
     runner.target, runner.precision, runner.manifest
 
-Inputs are checked against :mod:`scoligait_edge.models.contract` (names, shapes, dtypes are cast
+Inputs are checked against :mod:`scoligait_edge.contract` (names, shapes, dtypes are cast
 safely); a runner whose artifact has a static batch splits/pads larger or smaller batches itself, so
 callers may always pass any batch size.
 """
@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from scoligait_edge.errors import ShapeError
-from scoligait_edge.models.contract import (
+from scoligait_edge.contract import (
     INPUT_NAMES,
     INPUTS,
     N_FEATURES,
@@ -33,6 +32,7 @@ from scoligait_edge.models.contract import (
     SIL_W,
     WINDOW,
 )
+from scoligait_edge.errors import ShapeError
 
 Inputs = dict[str, np.ndarray]
 Outputs = dict[str, np.ndarray]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoligait_edge.models.contract import N_FEATURES, SIL_H, SIL_W, WINDOW
+from scoligait_edge.contract import N_FEATURES, SIL_H, SIL_W, WINDOW
 
 SIGNAL_FEATURES = (slice(20, 30), slice(190, 196))  #: features that carry the label in toy data
 
