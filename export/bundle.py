@@ -27,7 +27,7 @@ from scoligait_edge.contract import INPUTS, OUTPUTS
 from scoligait_edge.errors import BundleError
 from scoligait_edge.fileio import atomic_write_text, sha256_file
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  #: 2: device class, INT8 recipe, export machine, golden vectors, two-part parity
 MANIFEST = "manifest.json"
 FORMAT = "scoligait-edge-bundle"
 #: Keys copied into ONNX ``metadata_props`` (prefixed ``scoligait.``).
@@ -35,6 +35,7 @@ ONNX_METADATA_KEYS = (
     "schema_version",
     "target",
     "precision",
+    "device_class",
     "kmap_catalog_hash",
     "decision_threshold",
     "normalization",
@@ -146,14 +147,27 @@ def build_manifest(
     calibration: Mapping[str, Any] | None = None,
     backend_info: Mapping[str, Any] | None = None,
     parity: Mapping[str, Any] | None = None,
+    device_class: str = "any",
+    int8_recipe: Mapping[str, Any] | None = None,
+    golden: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the manifest dict (file hashes are computed from ``bundle_dir`` now)."""
+    """Assemble the manifest dict (file hashes are computed from ``bundle_dir`` now).
+
+    ``device_class``/``int8_recipe``: the deployment device class the artifact was made for and
+    the INT8 recipe (types, reduce_range, overflow fix, where its kernels are correct);
+    ``export_machine``: this machine's CPU and ISA; ``golden``: the golden-vector file and its
+    tolerances (``scoligait-edge verify`` runs them).
+    """
+    from scoligait_edge.runtime.device import cpu_info
+
     batch: int | str = "batch" if options.get("dynamic", True) else int(options.get("batch", 1))
     return {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "target": target,
         "precision": precision,
+        "device_class": device_class,
+        "int8_recipe": dict(int8_recipe) if int8_recipe else None,
         "artifact": artifact,
         "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **io_spec(batch),
@@ -165,6 +179,8 @@ def build_manifest(
         "options": dict(options),
         "toolkit_version": toolkit_version(),
         "versions": {"python": platform.python_version(), **versions},
+        "export_machine": cpu_info(),
+        "golden": dict(golden) if golden else None,
         "backend": dict(backend_info or {}),
         "files": file_entries(bundle_dir),
         "parity": dict(parity) if parity else None,

@@ -48,6 +48,10 @@ def is_available() -> bool | str:
     return True
 
 
+def can_run() -> bool | str:
+    return True if importlib.util.find_spec("executorch") else "executorch is not installed"
+
+
 def version() -> str:
     from importlib.metadata import version as v
 
@@ -105,10 +109,12 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         "portable_ops": list(KEEP_PORTABLE),
         "static_batch": options.batch,
     }
+    numerics = None
     try:
         with quiet(), torch.no_grad():
             if options.precision == "int8":
                 module = quantize_pt2e(module, args, options.calib, options.batch)
+                numerics = _torch_numerics(module)
                 info["int8"] = (
                     "PT2E XNNPACKQuantizer on Linear/Conv1d >= 16x16 (symmetric int8, per-channel weights)"
                 )
@@ -125,7 +131,18 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         artifact=ARTIFACT,
         info=info,
         versions={"torch": torch.__version__, "executorch": v("executorch"), "torchao": v("torchao")},
+        numerics=numerics,
+        numerics_how="the PT2E-converted graph in PyTorch eager (quantize/dequantize as float ops)"
+        if numerics
+        else "not quantized: the artifact's kernels are float",
     )
+
+
+def _torch_numerics(module: Any) -> Any:
+    """Factory of a runner over the converted PT2E module (its q/dq ops run in float in eager mode)."""
+    from scoligait_edge.runtime.base import TorchRunner
+
+    return lambda: TorchRunner(module, {"target": "executorch", "precision": "int8"})
 
 
 class ExecuTorchRunner(Runner):

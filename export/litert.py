@@ -33,6 +33,11 @@ def is_available() -> bool | str:
     return True
 
 
+def can_run() -> bool | str:
+    """Running a .tflite needs ai-edge-litert only (not the litert-torch converter)."""
+    return True if importlib.util.find_spec("ai_edge_litert") else "ai-edge-litert is not installed"
+
+
 def version() -> str:
     from importlib.metadata import version as v
 
@@ -102,19 +107,38 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         info |= {
             "int8": "ai-edge-quantizer dynamic_wi8_afp32 on FULLY_CONNECTED only (BATCH_MATMUL stays float)"
         }
-    return Artifacts(artifact=ARTIFACT, info=info, versions=_versions())
+    numerics = (
+        (lambda: LiteRTRunner(out, {"precision": "int8"}, reference_kernels=True))
+        if options.precision == "int8"
+        else None
+    )
+    how = (
+        "ai-edge-litert with the BUILTIN_REF op resolver (portable reference kernels, no XNNPACK)"
+        if numerics
+        else "not quantized: the artifact's kernels are float"
+    )
+    return Artifacts(artifact=ARTIFACT, info=info, versions=_versions(), numerics=numerics, numerics_how=how)
 
 
 class LiteRTRunner(Runner):
-    """ai-edge-litert ``Interpreter`` (XNNPACK delegate by default) at the bundle's static batch."""
+    """ai-edge-litert ``Interpreter`` (XNNPACK delegate by default) at the bundle's static batch.
+
+    ``reference_kernels=True`` uses TFLite's portable reference kernels (no SIMD, no delegate):
+    the CPU-independent evaluation of the same quantized flatbuffer.
+    """
 
     def __init__(
-        self, path: Path, manifest: dict[str, Any] | None = None, threads: int | None = None
+        self,
+        path: Path,
+        manifest: dict[str, Any] | None = None,
+        threads: int | None = None,
+        reference_kernels: bool = False,
     ) -> None:
         super().__init__(manifest)
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        self.interpreter = Interpreter(model_path=str(path), num_threads=threads or 1)
+        kw = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if reference_kernels else {}
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads or 1, **kw)
         sig = self.interpreter.get_signature_list()
         key = next(iter(sig))
         self._runner = self.interpreter.get_signature_runner(key)

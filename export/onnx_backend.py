@@ -17,7 +17,8 @@ import numpy as np
 from scoligait_edge.export.base import Artifacts
 from scoligait_edge.export.bundle import onnx_metadata
 from scoligait_edge.export.pytorch import contract_module, dynamic_shapes, example_args, quiet
-from scoligait_edge.export.targets import ExportOptions
+from scoligait_edge.export.recipes import ORT_PORTABLE, Int8Recipe
+from scoligait_edge.export.targets import ExportOptions, get_target
 
 from scoligait_edge.contract import INPUT_NAMES, OUTPUT_NAMES
 from scoligait_edge.errors import ExportError
@@ -38,6 +39,13 @@ def is_available() -> bool | str:
     except ImportError as e:
         return f"{e.name} is not installed (pip install onnx onnxscript onnxruntime)"
     return True
+
+
+def can_run() -> bool | str:
+    """Running the artifact needs ONNX Runtime only (not onnx/onnxscript)."""
+    import importlib.util
+
+    return True if importlib.util.find_spec("onnxruntime") else "onnxruntime is not installed"
 
 
 def version() -> str:
@@ -262,16 +270,18 @@ def quantize_static_qdq(
     out_path: Path,
     cs: Any,
     method: str = "minmax",
+    recipe: Int8Recipe = ORT_PORTABLE,
     op_types: tuple[str, ...] = DEFAULT_INT8_OPS,
-    per_channel: bool = True,
-    symmetric_activations: bool = False,
     nodes_to_exclude: list[str] | None = None,
 ) -> dict[str, Any]:
     """ORT static INT8 (QDQ): ``quant_pre_process`` → calibration → ``quantize_static``.
 
-    CPU recipe (x86 with VNNI, per ORT's guidance): uint8 activations, int8 per-channel weights,
-    no reduce_range. ``symmetric_activations=True`` gives int8 symmetric activations (TensorRT style).
+    ``recipe`` (see :mod:`~scoligait_edge.export.recipes`) sets activation/weight types, symmetry,
+    per-channel and ``reduce_range``: the portable default keeps U8S8 pair sums inside int16 on
+    CPUs without VNNI; int8 symmetric activations give the TensorRT-style graph.
     """
+    symmetric_activations = recipe.activation_symmetric
+    per_channel = recipe.per_channel
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -291,13 +301,16 @@ def quantize_static_qdq(
                 quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=list(op_types),
                 per_channel=per_channel,
-                reduce_range=False,
+                reduce_range=recipe.reduce_range,
                 activation_type=act,
-                weight_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8 if recipe.weights == "int8" else QuantType.QUInt8,
                 calibrate_method=_calib_method(method),
                 nodes_to_quantize=nodes,
                 nodes_to_exclude=nodes_to_exclude or [],
-                extra_options={"ActivationSymmetric": symmetric_activations, "WeightSymmetric": True},
+                extra_options={
+                    "ActivationSymmetric": symmetric_activations,
+                    "WeightSymmetric": recipe.weight_symmetric,
+                },
             )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -307,7 +320,9 @@ def quantize_static_qdq(
         "op_types_quantized": list(op_types),
         "per_channel": per_channel,
         "activations": "int8 symmetric" if symmetric_activations else "uint8 asymmetric",
-        "weights": "int8 symmetric",
+        "weights": f"{recipe.weights} {'symmetric' if recipe.weight_symmetric else 'asymmetric'}",
+        "reduce_range": recipe.reduce_range,
+        "recipe": recipe.name,
         "nodes_quantized": len(nodes),
         "nodes_excluded": list(nodes_to_exclude or []),
         "quantized_nodes": count_qdq(out_path),
@@ -315,7 +330,10 @@ def quantize_static_qdq(
 
 
 def quantize_dynamic_int8(
-    fp32_path: Path, out_path: Path, op_types: tuple[str, ...] = DEFAULT_INT8_OPS
+    fp32_path: Path,
+    out_path: Path,
+    recipe: Int8Recipe = ORT_PORTABLE,
+    op_types: tuple[str, ...] = DEFAULT_INT8_OPS,
 ) -> dict[str, Any]:
     """ORT dynamic INT8: int8 weights, activation ranges computed at run time (no calibration)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -333,6 +351,7 @@ def quantize_dynamic_int8(
                 op_types_to_quantize=list(op_types),
                 nodes_to_quantize=nodes,
                 per_channel=True,
+                reduce_range=recipe.reduce_range,
                 weight_type=QuantType.QInt8,
             )
     finally:
@@ -342,6 +361,8 @@ def quantize_dynamic_int8(
         "op_types_quantized": list(op_types),
         "nodes_quantized": len(nodes),
         "per_channel": True,
+        "reduce_range": recipe.reduce_range,
+        "recipe": recipe.name,
         "quantized_nodes": count_qdq(out_path),
     }
 
@@ -387,6 +408,12 @@ def count_qdq(path: Path) -> dict[str, int]:
     return counts
 
 
+def recipe_of(options: ExportOptions) -> Int8Recipe:
+    """The INT8 recipe the target table names for ``options.device``."""
+    r = get_target(options.target).recipe(options.device)
+    return r if r is not None else ORT_PORTABLE
+
+
 def export_onnx_precision(
     model: Any, options: ExportOptions, out: Path, meta: dict[str, Any]
 ) -> dict[str, Any]:
@@ -400,13 +427,13 @@ def export_onnx_precision(
         elif options.precision == "fp16":
             info |= to_fp16(fp32, out)
         elif options.int8_mode == "dynamic":
-            info |= quantize_dynamic_int8(fp32, out)
+            info |= quantize_dynamic_int8(fp32, out, recipe_of(options))
         else:
             if options.calib is None:
                 raise ExportError(
                     "static INT8 needs a calibration set", "pass --calib CALIB.npz or --data DIR"
                 )
-            info |= quantize_static_qdq(fp32, out, options.calib, method=options.calib_method)
+            info |= quantize_static_qdq(fp32, out, options.calib, options.calib_method, recipe_of(options))
         finalize_onnx(out, meta)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -425,32 +452,45 @@ def finalize_onnx(path: Path, meta: dict[str, Any]) -> None:
 
 def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, Any]) -> Artifacts:
     info = export_onnx_precision(model, options, workdir / ARTIFACT, meta)
-    return Artifacts(artifact=ARTIFACT, info=info, versions=versions())
+    numerics, how = numerics_factory(workdir / ARTIFACT, options)
+    return Artifacts(artifact=ARTIFACT, info=info, versions=versions(), numerics=numerics, numerics_how=how)
 
 
 # --------------------------------------------------------------------------------------- runtime ---
 
 
 class OrtRunner(Runner):
-    """ONNX Runtime session on the CPU provider (feeds only the inputs the graph kept)."""
+    """ONNX Runtime session on the CPU provider (feeds only the inputs the graph kept).
+
+    ``cpu_independent=True`` turns every graph optimization off, so a Q/DQ graph is evaluated as
+    float QuantizeLinear/DequantizeLinear ops instead of fused integer kernels: the quantized
+    graph's own numerics, the same on every CPU (not meaningful for dynamic INT8, whose integer
+    ops are in the file itself — see :class:`ReferenceRunner`).
+    """
 
     def __init__(
         self,
-        path: Path,
+        path: Path | bytes,
         manifest: dict[str, Any] | None = None,
         threads: int | None = None,
         providers: list[str] | None = None,
+        cpu_independent: bool = False,
     ) -> None:
         super().__init__(manifest)
         import onnxruntime as ort
 
         so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.graph_optimization_level = (
+            ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            if cpu_independent
+            else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        )
         if threads:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
         so.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), so, providers=providers or ["CPUExecutionProvider"])
+        src = path if isinstance(path, bytes) else str(path)
+        self.session = ort.InferenceSession(src, so, providers=providers or ["CPUExecutionProvider"])
         self._feeds = [i.name for i in self.session.get_inputs()]
         b = self.session.get_inputs()[0].shape[0]
         self.fixed_batch = b if isinstance(b, int) and b > 0 else None
@@ -458,6 +498,42 @@ class OrtRunner(Runner):
     def _run(self, inputs: Inputs) -> Outputs:
         outs = self.session.run(list(OUTPUT_NAMES), {k: inputs[k] for k in self._feeds})
         return dict(zip(OUTPUT_NAMES, outs, strict=True))
+
+
+class ReferenceRunner(Runner):
+    """The ONNX reference evaluator (``onnx.reference``, numpy): exact integer ops on every CPU.
+
+    The CPU-independent evaluation of a dynamically quantized graph (MatMulInteger in int32).
+    """
+
+    def __init__(self, model: Any, manifest: dict[str, Any] | None = None) -> None:
+        super().__init__(manifest)
+        from onnx.reference import ReferenceEvaluator
+
+        self.evaluator = ReferenceEvaluator(model)
+        self._feeds = list(self.evaluator.input_names)
+
+    def _run(self, inputs: Inputs) -> Outputs:
+        outs = self.evaluator.run(list(OUTPUT_NAMES), {k: inputs[k] for k in self._feeds})
+        return dict(zip(OUTPUT_NAMES, outs, strict=True))
+
+
+def numerics_factory(path: Path, options: ExportOptions) -> tuple[Any, str]:
+    """(factory, how) of the CPU-independent runner for an ONNX artifact at ``path`` (int8 only)."""
+    if options.precision != "int8":
+        return None, "not quantized: the artifact's kernels are float"
+    import onnx
+
+    data = onnx.load(str(path)).SerializeToString()
+    if options.int8_mode == "dynamic":
+        return (
+            lambda: ReferenceRunner(onnx.load_from_string(data)),
+            "onnx.reference.ReferenceEvaluator (numpy; exact int32 MatMulInteger)",
+        )
+    return (
+        lambda: OrtRunner(data, cpu_independent=True),
+        "ONNX Runtime with graph optimizations off (Q/DQ evaluated as float ops)",
+    )
 
 
 def load(bundle_dir: Path, manifest: dict[str, Any], threads: int | None = None, **_: Any) -> OrtRunner:

@@ -16,7 +16,8 @@ from typing import Any
 from scoligait_edge.export.base import Artifacts
 from scoligait_edge.export.onnx_backend import export_onnx, linear_nodes
 from scoligait_edge.export.pytorch import quiet
-from scoligait_edge.export.targets import ExportOptions
+from scoligait_edge.export.recipes import NNCF_PORTABLE, Int8Recipe
+from scoligait_edge.export.targets import ExportOptions, get_target
 
 from scoligait_edge.contract import OUTPUT_NAMES
 from scoligait_edge.errors import ExportError
@@ -58,7 +59,8 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         info |= {"onnx": export_onnx(model, onnx_path, options)}
         ov_model = ov.convert_model(str(onnx_path))
         if options.precision == "int8":
-            info |= quantize_nncf(ov_model, options.calib, set(linear_nodes(onnx_path)))
+            recipe = get_target(options.target).recipe(options.device) or NNCF_PORTABLE
+            info |= quantize_nncf(ov_model, options.calib, set(linear_nodes(onnx_path)), recipe)
             ov_model = info.pop("_model")
         for k, v in meta.items():
             ov_model.set_rt_info(str(v), ["scoligait", k])
@@ -73,11 +75,34 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     info["inference_precision_hint"] = _hint(options.precision) or "device default"
-    return Artifacts(artifact=ARTIFACT, info=info, versions=_versions(options.precision == "int8"))
+    path = workdir / ARTIFACT
+    numerics = (
+        (lambda: OpenVINORunner(path, {"precision": "int8"}, cpu_independent=True))
+        if options.precision == "int8"
+        else None
+    )
+    how = (
+        "OpenVINO CPU with low-precision transformations off (LP_TRANSFORMS_MODE=False, f32): "
+        "FakeQuantize evaluated as float ops"
+        if numerics
+        else "not quantized: the artifact's kernels are float"
+    )
+    return Artifacts(
+        artifact=ARTIFACT,
+        info=info,
+        versions=_versions(options.precision == "int8"),
+        numerics=numerics,
+        numerics_how=how,
+    )
 
 
-def quantize_nncf(ov_model: Any, cs: Any, linear: set[str] | None = None) -> dict[str, Any]:
+def quantize_nncf(
+    ov_model: Any, cs: Any, linear: set[str] | None = None, recipe: Int8Recipe = NNCF_PORTABLE
+) -> dict[str, Any]:
     """NNCF PTQ (TRANSFORMER preset) on the OpenVINO model; returns info with the model under ``_model``.
+
+    ``recipe.overflow_fix`` picks NNCF's ``OverflowFix`` (``ENABLE`` = 7-bit weights on every layer,
+    the portable choice for CPUs without VNNI; ``FIRST_LAYER`` = NNCF's default).
 
     ``linear``: names of the linear-layer MatMuls (from the ONNX graph) — every other MatMul
     (attention scores/values, latent array, output heads, saliency) is put in NNCF's ignored
@@ -99,6 +124,9 @@ def quantize_nncf(ov_model: Any, cs: Any, linear: set[str] | None = None) -> dic
             nncf_dataset(cs, names),
             model_type=nncf.ModelType.TRANSFORMER,
             subset_size=len(cs),
+            advanced_parameters=nncf.AdvancedQuantizationParameters(
+                overflow_fix=getattr(nncf.OverflowFix, recipe.overflow_fix or "FIRST_LAYER")
+            ),
             ignored_scope=nncf.IgnoredScope(names=ignored, validate=False) if ignored else None,
         )
     n_fq = sum(1 for op in q.get_ops() if op.get_type_name() == "FakeQuantize")
@@ -107,6 +135,8 @@ def quantize_nncf(ov_model: Any, cs: Any, linear: set[str] | None = None) -> dic
         "int8": "nncf.quantize(model_type=TRANSFORMER), linear-layer MatMuls only",
         "nncf": nncf.__version__,
         "fake_quantize_ops": n_fq,
+        "overflow_fix": recipe.overflow_fix,
+        "recipe": recipe.name,
         "ignored_matmuls": len(ignored),
         "calibration_windows": len(cs),
     }
@@ -125,7 +155,11 @@ def _versions(with_nncf: bool) -> dict[str, str]:
 
 
 class OpenVINORunner(Runner):
-    """A compiled OpenVINO model on ``device`` (CPU by default)."""
+    """A compiled OpenVINO model on ``device`` (CPU by default).
+
+    ``cpu_independent=True`` disables the low-precision transformations, so the NNCF FakeQuantize
+    ops run as f32 arithmetic instead of integer kernels (same numbers on every CPU class).
+    """
 
     def __init__(
         self,
@@ -133,6 +167,7 @@ class OpenVINORunner(Runner):
         manifest: dict[str, Any] | None = None,
         device: str = "CPU",
         threads: int | None = None,
+        cpu_independent: bool = False,
     ) -> None:
         super().__init__(manifest)
         import openvino as ov
@@ -142,6 +177,8 @@ class OpenVINORunner(Runner):
         hint = _hint(self.precision)
         if hint and device == "CPU":
             cfg["INFERENCE_PRECISION_HINT"] = hint
+        if cpu_independent:  # FakeQuantize as float ops: the quantized graph's own numerics
+            cfg |= {"LP_TRANSFORMS_MODE": False, "INFERENCE_PRECISION_HINT": "f32"}
         if threads:
             cfg["INFERENCE_NUM_THREADS"] = threads
         model = core.read_model(str(path))

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from scoligait_edge.export.base import Artifacts
-from scoligait_edge.export.onnx_backend import OrtRunner, export_onnx_precision, versions
+from scoligait_edge.export.onnx_backend import OrtRunner, export_onnx_precision, numerics_factory, versions
+from scoligait_edge.export.onnx_backend import can_run as can_run
 from scoligait_edge.export.onnx_backend import needs_calibration as needs_calibration
 from scoligait_edge.export.pytorch import quiet
 from scoligait_edge.export.targets import ExportOptions
@@ -67,6 +68,7 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
     try:
         src = tmp / "model.onnx"
         info = export_onnx_precision(model, options, src, meta)
+        numerics, how = numerics_factory(src, options)  # the .ort's Q/DQ source graph, in memory
         text, eps_ok = usability_report(src)
         (workdir / REPORT).write_text(text, encoding="utf-8")
         out = tmp / "ort"
@@ -88,7 +90,8 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         "mobile_usability_report": REPORT,
         "nnapi_or_coreml_may_help": eps_ok,
     }
-    return Artifacts(artifact=ARTIFACT, info=info, versions=versions())
+    how = how and f"{how}, on the Q/DQ ONNX the .ort was converted from"
+    return Artifacts(artifact=ARTIFACT, info=info, versions=versions(), numerics=numerics, numerics_how=how)
 
 
 def load(bundle_dir: Path, manifest: dict[str, Any], threads: int | None = None, **_: Any) -> OrtRunner:

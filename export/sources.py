@@ -82,8 +82,6 @@ def resolve_calibration(calib: Any, size: int = 300, seed: int = 0) -> Any:
 
 def resolve_heldout(data: Any, seed: int = 0) -> dict[str, Any]:
     """Parity arrays from a dict, a dataset directory (val split, else test) or ``None`` (synthetic val)."""
-    from scoligait_edge.export.parity import heldout_from_windows
-
     if isinstance(data, Mapping):
         return dict(data) | {"source": data.get("source", "given arrays")}
     if data is None:
@@ -102,3 +100,35 @@ def resolve_heldout(data: Any, seed: int = 0) -> dict[str, Any]:
     raise DatasetError(
         f"no val/test windows in {p} ({last})", "pass a dataset directory with a val or test split"
     )
+
+
+MAX_WINDOWS = 256  #: parity windows used at most (memory: silhouettes are 1.1 MB per window)
+RANDOM_WINDOWS = 64
+
+
+def random_heldout(n: int = RANDOM_WINDOWS, seed: int = 1) -> dict[str, Any]:
+    """Contract-shaped random windows (no labels): a last-resort parity set when no data exists."""
+    from scoligait_edge.runtime.base import make_inputs
+
+    return {**make_inputs(n, seed=seed), "source": f"random contract inputs (n={n}, seed={seed}, no labels)"}
+
+
+def heldout_from_windows(
+    ws: Any, max_windows: int = MAX_WINDOWS, source: str = "", seed: int = 0
+) -> dict[str, Any]:
+    """Held-out arrays from a WindowSet or dict (subsampled to ``max_windows``, labels kept)."""
+    import numpy as np
+    from scoligait_edge.calibration.dataset import window_inputs, window_labels
+
+    n = len(ws["kmap"] if isinstance(ws, Mapping) else ws.kmap)
+    idx = (
+        np.arange(n)
+        if n <= max_windows
+        else np.sort(np.random.default_rng(seed).permutation(n)[:max_windows])
+    )
+    out: dict[str, Any] = window_inputs(ws, idx)
+    labels, _ = window_labels(ws)
+    if labels is not None:
+        out["labels"] = labels[idx]
+    out["source"] = f"{source or 'windows'} (n={len(idx)})"
+    return out

@@ -34,49 +34,36 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from scoligait_edge.export.recipes import (
+    LITERT_DYNAMIC,
+    NNCF_PORTABLE,
+    NNCF_VNNI,
+    ORT_FULL_RANGE,
+    ORT_PORTABLE,
+    TRT_QDQ,
+    XNNPACK_STATIC,
+    Int8Recipe,
+    check_device,
+)
+
 from scoligait_edge.errors import TargetError
+from scoligait_edge.runtime.parity import Tolerance, tolerance
 
 PRECISIONS = ("fp32", "fp16", "int8")
 CALIB_METHODS = ("minmax", "entropy", "percentile")
 INT8_MODES = ("static", "dynamic")
 
 #: Options every target accepts (they do not change the artifact's numerics).
-COMMON_OPTIONS = frozenset({"precision", "validate", "parity_data", "seed"})
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Parity tolerances of one (target, precision) against the PyTorch FP32 reference.
-
-    ``atol``: max absolute error allowed per scalar output. ``saliency_tv``: max total-variation
-    distance between the reference and exported saliency maps of any window (each map sums to 1,
-    so this is the largest fraction of explanation mass moved; per-cell errors are meaningless on
-    22 848 cells of ~4e-5 each). ``min_agreement``: minimum fraction of identical referral
-    decisions. ``max_auc_drop``: largest AUC drop allowed when labels are known (``None`` = unchecked).
-    """
-
-    atol: dict[str, float]
-    saliency_tv: float
-    min_agreement: float
-    max_auc_drop: float | None = None
-
-
-def _tol(logit: float, prob: float, cobb: float, sal_tv: float, agree: float, auc: float | None) -> Tolerance:
-    return Tolerance(
-        atol={"referral_logit": logit, "referral_prob": prob, "cobb_angle": cobb},
-        saliency_tv=sal_tv,
-        min_agreement=agree,
-        max_auc_drop=auc,
-    )
+COMMON_OPTIONS = frozenset({"precision", "validate", "parity_data", "seed", "device"})
 
 
 # fp32: float noise (OpenVINO's f32 kernels reorder sums a little more); fp16: half rounding through
 # ~10 layers; int8: judged on what matters clinically (decision, probability, AUC, where the
 # explanation points), looser per output.
-TOL_FP32 = _tol(1e-3, 2e-4, 5e-3, 1e-3, 1.0, 1e-4)
-TOL_FP32_OPENVINO = _tol(2e-3, 5e-4, 1e-2, 2e-3, 1.0, 1e-4)
-TOL_FP16 = _tol(5e-2, 1e-2, 0.25, 0.02, 0.98, 0.005)
-TOL_INT8 = _tol(1.0, 0.10, 3.0, 0.10, 0.95, 0.02)
+TOL_FP32 = tolerance(1e-3, 2e-4, 5e-3, 1e-3, 1.0, 1e-4)
+TOL_FP32_OPENVINO = tolerance(2e-3, 5e-4, 1e-2, 2e-3, 1.0, 1e-4)
+TOL_FP16 = tolerance(5e-2, 1e-2, 0.25, 0.02, 0.98, 0.005)
+TOL_INT8 = tolerance(1.0, 0.10, 3.0, 0.10, 0.95, 0.02)
 
 
 @dataclass(frozen=True)
@@ -94,6 +81,16 @@ class Target:
     aliases: tuple[str, ...] = ()
     default_precision: str = "fp32"
     runs_here: bool = True  #: whether its artifact can be executed on a CPU-only host
+    #: INT8 recipe per deployment device class (``--device``); ``any`` is the portable default.
+    int8_recipes: dict[str, Int8Recipe] = field(default_factory=dict)
+
+    @property
+    def device_classes(self) -> tuple[str, ...]:
+        return tuple(self.int8_recipes) or ("any",)
+
+    def recipe(self, device: str) -> Int8Recipe | None:
+        """The INT8 recipe for ``device`` (``None`` for targets without an INT8 path)."""
+        return self.int8_recipes.get(check_device(device, self.device_classes))
 
     def accepts(self, option: str) -> bool:
         return option in self.options or option in COMMON_OPTIONS
@@ -101,6 +98,15 @@ class Target:
     def tolerance(self, precision: str) -> Tolerance:
         return self.tolerances[precision]
 
+
+#: ONNX Runtime INT8 per device class: portable reduce_range by default; full range only where the
+#: kernels accumulate in int32 (VNNI, ARM64 dot product), and only when asked for.
+_ORT_RECIPES = {
+    "any": ORT_PORTABLE,
+    "x86-avx2": ORT_PORTABLE,
+    "x86-vnni": ORT_FULL_RANGE,
+    "arm64": ORT_FULL_RANGE,
+}
 
 _ONNX_OPTS = frozenset({"batch", "dynamic", "opset", "simplify"})
 _INT8_OPTS = frozenset({"calib", "calib_method", "calib_size", "int8_mode"})
@@ -129,6 +135,7 @@ TARGETS: dict[str, Target] = {
             options=_ONNX_OPTS | _INT8_OPTS,
             tolerances={"fp32": TOL_FP32, "fp16": TOL_FP16, "int8": TOL_INT8},
             aliases=("onnxruntime", "ort"),
+            int8_recipes=_ORT_RECIPES,
         ),
         Target(
             name="tensorrt",
@@ -141,6 +148,7 @@ TARGETS: dict[str, Target] = {
             tolerances={"fp32": TOL_FP32, "fp16": TOL_FP16, "int8": TOL_INT8},
             aliases=("trt", "engine", "jetson"),
             runs_here=False,
+            int8_recipes={"any": TRT_QDQ, "jetson": TRT_QDQ},
         ),
         Target(
             name="openvino",
@@ -152,6 +160,7 @@ TARGETS: dict[str, Target] = {
             options=frozenset({"batch", "dynamic", "opset", "calib", "calib_size"}),
             tolerances={"fp32": TOL_FP32_OPENVINO, "fp16": TOL_FP16, "int8": TOL_INT8},
             aliases=("ov", "openvino_ir", "ir"),
+            int8_recipes={"any": NNCF_PORTABLE, "x86-avx2": NNCF_PORTABLE, "x86-vnni": NNCF_VNNI},
         ),
         Target(
             name="ort-mobile",
@@ -163,6 +172,7 @@ TARGETS: dict[str, Target] = {
             options=frozenset({"batch", "dynamic", "opset"}) | _INT8_OPTS,
             tolerances={"fp32": TOL_FP32, "int8": TOL_INT8},
             aliases=("ort_mobile", "ortmobile", "mobile", "ort-format"),
+            int8_recipes=_ORT_RECIPES,
         ),
         Target(
             name="litert",
@@ -174,6 +184,7 @@ TARGETS: dict[str, Target] = {
             options=frozenset({"batch"}),
             tolerances={"fp32": TOL_FP32, "int8": TOL_INT8},
             aliases=("tflite", "tfl", "lite"),
+            int8_recipes={"any": LITERT_DYNAMIC, "arm64": LITERT_DYNAMIC},
         ),
         Target(
             name="executorch",
@@ -185,6 +196,7 @@ TARGETS: dict[str, Target] = {
             options=frozenset({"batch", "calib", "calib_size"}),
             tolerances={"fp32": TOL_FP32, "int8": TOL_INT8},
             aliases=("pte", "et", "xnnpack"),
+            int8_recipes={"any": XNNPACK_STATIC, "arm64": XNNPACK_STATIC},
         ),
     )
 }
@@ -216,6 +228,7 @@ class ExportOptions:
     validate: bool = True
     parity_data: Any = None
     seed: int = 0
+    device: str = "any"  #: deployment device class the INT8 recipe is chosen for
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_manifest(self) -> dict[str, Any]:
@@ -276,6 +289,7 @@ def validate_options(target: str | Target, **options: Any) -> ExportOptions:
             f"target '{t.name}' does not support precision '{opts.precision}'",
             f"use one of: {', '.join(t.precisions)}",
         )
+    opts.device = check_device(opts.device, t.device_classes)
     if opts.calib_method not in CALIB_METHODS:
         raise TargetError(
             f"unknown calibration method '{opts.calib_method}'", f"use {'|'.join(CALIB_METHODS)}"
@@ -343,6 +357,7 @@ def export_formats(check_availability: bool = False) -> list[dict[str, Any]]:
             "aliases": ", ".join(t.aliases),
             "suffix": " ".join(t.suffixes),
             "devices": ", ".join(t.devices),
+            "int8 device classes": ", ".join(t.device_classes) if "int8" in t.precisions else "",
             "precisions": ", ".join(t.precisions),
             "options": ", ".join(sorted(t.options)),
             "description": t.description,

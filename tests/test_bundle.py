@@ -11,7 +11,7 @@ import pytest
 import torch
 from scoligait_edge.export import bundle as B
 from scoligait_edge.export import export_model, load_bundle
-from scoligait_edge.export.parity import random_heldout
+from scoligait_edge.export.sources import random_heldout
 
 from scoligait_edge.errors import BundleError, ExportError, OutputExistsError, ParityError
 from scoligait_edge.models import Student, student_config

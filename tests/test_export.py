@@ -11,7 +11,7 @@ import torch
 from scoligait_edge.calibration import CalibrationSet
 from scoligait_edge.export import export_model, load_bundle
 from scoligait_edge.export import targets as T
-from scoligait_edge.export.parity import random_heldout
+from scoligait_edge.export.sources import random_heldout
 
 from scoligait_edge.errors import UnavailableError
 from scoligait_edge.models import Student, student_config

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scoligait_edge.export.parity import check, compare, validate
-from scoligait_edge.export.targets import TOL_INT8, _tol
+from scoligait_edge.export.targets import TOL_INT8
 
 from scoligait_edge.errors import ParityError
 from scoligait_edge.runtime.base import Runner, make_inputs
+from scoligait_edge.runtime.parity import check, compare
+from scoligait_edge.runtime.parity import evaluate as validate
+from scoligait_edge.runtime.parity import tolerance as _tol
 
 
 def _outputs(prob: np.ndarray, sal_shift: float = 0.0) -> dict[str, np.ndarray]:
