@@ -151,7 +151,11 @@ def run_demo(
 
 def _export_step(student: Any, target: str, out: Path, data_dir: Path) -> dict[str, Any]:
     """Export the student to INT8 with a calibration set from the demo data; print the parity report."""
+    from scoligait_edge.errors import ParityError
     from scoligait_edge.export import export_model, load_bundle
+    from scoligait_edge.runtime.lanes import LANES
+    from scoligait_edge.runtime.parity import summary
+    from scoligait_edge.runtime.verify import verify_in_lane
 
     bundle = export_model(
         student, target, precision="int8", out=out / f"student_{target}_int8", calib=data_dir
@@ -162,9 +166,20 @@ def _export_step(student: Any, target: str, out: Path, data_dir: Path) -> dict[s
     size = sum(f.stat().st_size for f in Path(bundle).iterdir() if f.is_file())
     console.print(f"bundle → {bundle} ({size / 1024:.0f} KiB)")
     console.print(
-        f"parity vs PyTorch on {parity.get('windows')} held-out windows ({parity.get('data', '')}): "
-        f"decision agreement {parity.get('decision_agreement', float('nan')):.1%}, "
-        f"max |Δprob| {parity.get('max_abs_dprob', float('nan')):.4f}, "
-        f"AUC Δ {parity.get('auc_delta') or 0.0:+.4f} → {'passed' if parity.get('passed') else 'FAILED'}"
+        f"parity vs PyTorch on {parity.get('windows')} held-out windows ({parity.get('data', '')}):"
     )
-    return {"bundle": str(bundle), "bytes": size, "parity": parity}
+    for name in ("kernels", "numerics", "kernel_gap"):
+        console.print(f"  {name:<10} {summary(parity[name])}")
+    lanes = [verify_in_lane(bundle, lane) for lane in LANES]
+    for r in lanes:
+        result = "skipped" if r.get("passed") is None else ("PASS" if r["passed"] else "FAIL")
+        cls = (r.get("cpu") or {}).get("device_class", "?")
+        why = f": {r['skipped']}" if r.get("skipped") else ""
+        console.print(f"  verify in lane {r['lane']:<9} [{cls}] {result}{why}")
+    if any(r.get("passed") is False for r in lanes):
+        raise ParityError(
+            f"the demo's INT8 bundle fails its golden vectors in lane(s) "
+            f"{', '.join(r['lane'] for r in lanes if r.get('passed') is False)}",
+            f"run `scoligait-edge verify {bundle} --lane all` for the figures",
+        )
+    return {"bundle": str(bundle), "bytes": size, "parity": parity, "lanes": lanes}

@@ -72,9 +72,13 @@ def test_manifest_records_contract_model_stats_and_hashes(onnx_bundle: Path, mod
     from scoligait_edge.kmap.catalog import catalog_hash
 
     assert man["kmap_catalog_hash"] == catalog_hash()
-    assert set(man["files"]) == {"model.onnx"} and len(man["files"]["model.onnx"]["sha256"]) == 64
+    assert set(man["files"]) == {"model.onnx", "golden.npz"} and len(man["files"]["model.onnx"]["sha256"]) == 64
+    assert man["device_class"] == "any" and man["int8_recipe"] is None  # fp32: no recipe
+    assert man["export_machine"]["device_class"] in ("x86-avx2", "x86-vnni", "arm64", "other")
+    assert man["golden"]["file"] == "golden.npz" and man["golden"]["tolerance_expected"] is None
     assert man["versions"]["onnxruntime"] and man["toolkit_version"]
     assert man["parity"]["passed"] and man["parity"]["windows"] == 8
+    assert man["parity"]["kernels"]["passed"] and man["parity"]["golden"]["passed"]
     assert man["calibration"] is None
 
 
@@ -125,7 +129,7 @@ def test_failed_parity_leaves_no_bundle(
     from scoligait_edge.export import targets as T
 
     t = T.TARGETS["onnx"]
-    monkeypatch.setitem(t.tolerances, "fp16", T._tol(1e-9, 1e-9, 1e-9, 1e-9, 1.0, None))
+    monkeypatch.setitem(t.tolerances, "fp16", T.tolerance(1e-9, 1e-9, 1e-9, 1e-9, 1.0, None))
     with pytest.raises(ParityError, match=r"referral_logit max \|Δ\| [0-9.e-]+ > 1e-09") as e:
         export_model(model, "onnx", tmp_path / "out", precision="fp16", parity_data=random_heldout(4))
     assert e.value.report["failures"]  # type: ignore[attr-defined]

@@ -53,6 +53,12 @@ def export_cmd(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Bundle directory (default <model>_<target>_<precision>)."
     ),
+    device: str | None = typer.Option(
+        None,
+        "--device",
+        "-d",
+        help="INT8 device class: any (portable, default) | x86-avx2 | x86-vnni | arm64 | jetson.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle."),
     validate: bool = typer.Option(
         True, "--validate/--no-validate", help="Check parity vs PyTorch (default on)."
@@ -66,6 +72,7 @@ def export_cmd(
 
     from scoligait_edge.export import export_model, get_target, validate_options
     from scoligait_edge.fileio import check_can_write
+    from scoligait_edge.runtime.parity import summary
 
     console = Console(stderr=True, highlight=False)
     t = get_target(target)
@@ -82,6 +89,7 @@ def export_cmd(
         dla_core=dla_core,
         validate=validate,
         parity_data=data,
+        device=device,
     )
     if calib is None and (precision.lower() != "int8" or not t.accepts("calib")):
         options["calib"] = None  # --data then only feeds the parity check
@@ -108,21 +116,24 @@ def export_cmd(
     typer.echo(f"wrote {path} ({time.perf_counter() - t0:.1f} s): {t.name} {man['precision']}")
     for name, f in man["files"].items():
         typer.echo(f"  {name:<28} {_human(f['bytes']):>10}  sha256 {f['sha256'][:12]}")
+    recipe = man.get("int8_recipe")
+    if recipe:
+        valid = ", ".join(recipe["valid_on"])
+        typer.echo(
+            f"  INT8 recipe {recipe['name']} for device class '{man['device_class']}' (correct on: {valid})"
+        )
     par = man.get("parity") or {}
     if par.get("skipped"):
         typer.echo("  parity: skipped (--no-validate)")
     elif par:
-        o = par["outputs"]
-        auc = f", AUC Δ {par['auc_delta']:+.4f}" if par.get("auc_delta") is not None else ""
-        typer.echo(
-            f"  parity vs PyTorch on {par['windows']} windows: agreement {par['decision_agreement']:.1%}, "
-            f"max |Δprob| {par['max_abs_dprob']:.2e}, max |Δlogit| {o['referral_logit']['max_abs']:.2e}, "
-            f"max |Δcobb| {o['cobb_angle']['max_abs']:.2e}, "
-            f"saliency TV {o['saliency'].get('tv_max', 0):.2e}{auc} "
-            f"— {'PASS' if par.get('passed') else 'FAIL'}"
-        )
-        if par.get("note"):
-            typer.echo(f"  note: {par['note']}")
+        typer.echo(f"  parity vs PyTorch on {par['windows']} windows ({par['data']}):")
+        for name in ("kernels", "numerics", "kernel_gap"):
+            typer.echo(f"    {name:<10} {summary(par[name])}")
+        if par.get("golden"):
+            typer.echo(
+                f"    golden     {par['golden']['windows']} windows "
+                f"{'PASS' if par['golden']['passed'] else 'FAIL'} (run `scoligait-edge verify` on the device)"
+            )
     cmd = man.get("backend", {}).get("trtexec")
     if cmd:
         typer.echo(f"  on the Jetson: {cmd}")

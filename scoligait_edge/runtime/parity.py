@@ -183,6 +183,21 @@ def check(report: Mapping[str, Any], tol: Tolerance) -> list[str]:
     return bad
 
 
+def summary(rep: Mapping[str, Any]) -> str:
+    """One line of a check: agreement, |Δprob|, |Δlogit|, saliency TV, AUC Δ, PASS/FAIL (or why skipped)."""
+    if "skipped" in rep:
+        return f"skipped: {rep['skipped']}"
+    o = rep["outputs"]
+    tv = max((o[k].get("tv_max", 0.0) for k in o if k.startswith("saliency")), default=0.0)
+    auc = f", AUC Δ {rep['auc_delta']:+.4f}" if rep.get("auc_delta") is not None else ""
+    where = f" [{rep['device_class']}]" if rep.get("device_class") else ""
+    return (
+        f"agreement {rep['decision_agreement']:.1%}, max |Δprob| {rep['max_abs_dprob']:.2e}, "
+        f"max |Δlogit| {o['referral_logit']['max_abs']:.2e}, saliency TV {tv:.2e}{auc} — "
+        f"{'PASS' if rep['passed'] else 'FAIL'}{where}"
+    )
+
+
 def judged(report: dict[str, Any], tol: Tolerance, **context: Any) -> dict[str, Any]:
     """``report`` with its tolerance, ``passed`` and ``failures`` attached (and any context keys)."""
     failures = check(report, tol)
@@ -228,8 +243,7 @@ def evaluate(
 def raise_parity(report: dict[str, Any], label: str, remedy: str | None = None) -> None:
     err = ParityError(
         f"{label} disagrees with its reference: " + "; ".join(report["failures"]),
-        remedy
-        or "try another --calib-method, a larger calibration set or --device any, or --no-validate to keep it",
+        remedy or "try another --calib-method, a larger calibration set, --device any, or --no-validate",
     )
     err.report = report  # type: ignore[attr-defined]
     raise err

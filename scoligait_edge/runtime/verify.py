@@ -97,6 +97,53 @@ def summary_lines(rep: dict[str, Any]) -> list[str]:
     return lines
 
 
+LANE_TIMEOUT_S = 900  #: an emulated lane is 30-500x slower than native: golden vectors only
+
+
+def verify_in_lane(path: str | Path, lane: str = "native") -> dict[str, Any]:
+    """:func:`verify` in a device lane (``native``, ``x86-avx2``, ``arm64``); a report either way.
+
+    A lane that cannot be built or lacks the bundle's runtime gives ``skipped`` with the reason.
+    """
+    import subprocess
+
+    from scoligait_edge.runtime import lanes
+
+    if lane == "native":
+        return {"lane": lane, **verify(path)}
+    ok = lanes.availability(lane)
+    if ok is not True:
+        return {"lane": lane, "passed": None, "skipped": str(ok)}
+    argv = ["-m", "scoligait_edge.runtime.verify", str(Path(path).resolve()), "--json"]
+    try:
+        proc = lanes.run_in_lane(lane, argv, timeout=LANE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"lane": lane, "passed": False, "error": f"timed out after {LANE_TIMEOUT_S} s"}
+    except lanes.LaneError as e:
+        return {"lane": lane, "passed": None, "skipped": str(e)}
+    try:
+        rep = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = " ".join(proc.stderr.strip().splitlines()[-2:])[:300]
+        return {"lane": lane, "passed": False, "error": f"lane exited {proc.returncode}: {tail}"}
+    if proc.returncode == EXIT_CANNOT_RUN:
+        return {"lane": lane, "passed": None, "skipped": rep.get("cannot_run"), "cpu": rep.get("cpu")}
+    return {"lane": lane, **rep}
+
+
+def lane_names(spec: str) -> list[str]:
+    """``native|x86-avx2|arm64|all`` (comma-separated allowed) → lane names, validated."""
+    from scoligait_edge.runtime import lanes
+
+    names = list(lanes.LANES) if spec.strip() == "all" else [p.strip() for p in spec.split(",") if p.strip()]
+    bad = [n for n in names if n not in lanes.LANES]
+    if bad or not names:
+        raise ScoliGaitError(
+            f"unknown lane {bad[0] if bad else spec!r}", f"use {'|'.join(lanes.LANES)} or all"
+        )
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m scoligait_edge.runtime.verify", description=__doc__)
     ap.add_argument("bundle")
