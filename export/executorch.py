@@ -114,7 +114,7 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         with quiet(), torch.no_grad():
             if options.precision == "int8":
                 module = quantize_pt2e(module, args, options.calib, options.batch)
-                numerics = _torch_numerics(module)
+                numerics = _torch_numerics(module, options.batch)
                 info["int8"] = (
                     "PT2E XNNPACKQuantizer on Linear/Conv1d >= 16x16 (symmetric int8, per-channel weights)"
                 )
@@ -138,11 +138,16 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
     )
 
 
-def _torch_numerics(module: Any) -> Any:
+def _torch_numerics(module: Any, batch: int) -> Any:
     """Factory of a runner over the converted PT2E module (its q/dq ops run in float in eager mode)."""
     from scoligait_edge.runtime.base import TorchRunner
 
-    return lambda: TorchRunner(module, {"target": "executorch", "precision": "int8"})
+    def make() -> TorchRunner:
+        r = TorchRunner(module, {"target": "executorch", "precision": "int8"})
+        r.fixed_batch = batch  # traced at the export batch
+        return r
+
+    return make
 
 
 class ExecuTorchRunner(Runner):

@@ -79,9 +79,10 @@ def onnx_fp32(tmp_path_factory: pytest.TempPathFactory, model: Student, held: di
 
 def test_onnx_fp32_dynamic_batch_and_parity(onnx_fp32: Path, model: Student) -> None:
     man = _check_runner(onnx_fp32, model, 1e-5)
-    p = man["parity"]
+    p = man["parity"]["kernels"]
     assert p["passed"] and p["decision_agreement"] == 1.0 and p["auc_delta"] == pytest.approx(0, abs=1e-6)
     assert p["outputs"]["referral_logit"]["max_abs"] < 1e-4
+    assert "skipped" in man["parity"]["numerics"]  # fp32: nothing quantized to evaluate separately
     assert man["backend"]["onnxslim"] is True
     import onnx
 
@@ -117,7 +118,12 @@ def test_onnx_int8_static_qdq(
     assert b["calibration_method"] == method and b["per_channel"] and b["nodes_quantized"] >= 5
     assert b["quantized_nodes"]["QuantizeLinear"] > 0
     assert man["calibration"]["hash"] == calib.hash and man["calibration"]["method"] == method
-    assert man["parity"]["passed"] and "auc_delta" in man["parity"]
+    par = man["parity"]
+    assert par["passed"] and "auc_delta" in par["kernels"] and "auc_delta" in par["numerics"]
+    assert par["kernel_gap"]["passed"] and par["golden"]["passed"]
+    # the portable recipe (the default): 7-bit weights, correct on every CPU class
+    assert man["device_class"] == "any" and man["int8_recipe"]["reduce_range"] and b["reduce_range"]
+    assert man["int8_recipe"]["portable"] and set(man["int8_recipe"]["valid_on"]) >= {"x86-avx2", "arm64"}
 
 
 def test_entropy_calibration_differs_from_minmax(
@@ -146,6 +152,8 @@ def test_onnx_int8_dynamic_needs_no_calibration(
     p = export_model(model, "onnx", tmp_path / "dyn", parity_data=held, **kw)
     man = _check_runner(p, model, 0.1)
     assert man["calibration"] is None and man["backend"]["quantized_nodes"].get("MatMulInteger", 0) > 0
+    assert man["backend"]["reduce_range"] and "ReferenceEvaluator" in man["parity"]["numerics"]["how"]
+    assert man["parity"]["numerics"]["passed"] and man["parity"]["kernel_gap"]["passed"]
 
 
 def test_pytorch_reference_bundle(tmp_path: Path, model: Student, held: dict) -> None:
@@ -163,6 +171,8 @@ def test_openvino_fp32_and_int8(tmp_path: Path, model: Student, calib: Calibrati
     p8 = export_model(model, "openvino", tmp_path / "ov8", precision="int8", calib=calib, parity_data=held)
     man8 = _check_runner(p8, model, 0.1)
     assert man8["backend"]["fake_quantize_ops"] > 0 and man8["parity"]["passed"]
+    assert man8["backend"]["overflow_fix"] == "ENABLE" and man8["parity"]["numerics"]["passed"]
+    assert "LP_TRANSFORMS_MODE" in man8["parity"]["numerics"]["how"]
     assert _size(p8, "model.bin") < 0.5 * _size(p32, "model.bin")
 
 
@@ -173,6 +183,8 @@ def test_ort_mobile_int8(tmp_path: Path, model: Student, calib: CalibrationSet, 
     cfg = (p / "model.required_operators.config").read_text()
     assert "ai.onnx;" in cfg and "QuantizeLinear" in cfg and "MatMul" in cfg
     assert "usability" in (p / "mobile_usability.txt").read_text().lower()
+    assert man["int8_recipe"]["reduce_range"] and man["parity"]["numerics"]["passed"]
+    assert "converted from" in man["parity"]["numerics"]["how"]  # numerics of the .ort's Q/DQ source
 
 
 def test_tensorrt_int8_qdq_command_and_rtx_parse_check(
@@ -202,7 +214,11 @@ def test_tensorrt_int8_qdq_command_and_rtx_parse_check(
     for flag in flags:
         assert flag in cmd
     assert "--calib" not in cmd  # never a calibration table on a Q/DQ graph
-    assert man["parity"]["passed"] and "ONNX Runtime" in man["parity"]["note"]
+    par = man["parity"]
+    assert par["passed"] and par["numerics"]["passed"] and "Q/DQ evaluated as float" in par["numerics"]["how"]
+    assert man["int8_recipe"]["activation_symmetric"] and man["int8_recipe"]["valid_on"] == ["jetson"]
+    if trt_backend.engine_available() is not True:  # ORT's CPU kernels are not TensorRT's: not judged
+        assert "no TensorRT engine here" in par["kernels"]["skipped"]
     if trt_backend.engine_available() is not True:
         with pytest.raises(UnavailableError, match="TensorRT is not installed"):
             load_bundle(p)
@@ -256,8 +272,9 @@ def test_litert_fp32_and_int8(tmp_path: Path, model: Student, held: dict) -> Non
     assert load_bundle(p).fixed_batch == 1
     _check_runner(p, model, 1e-4)
     p8 = export_model(model, "litert", tmp_path / "l8", precision="int8", parity_data=held)
-    _check_runner(p8, model, 0.1)
+    man8 = _check_runner(p8, model, 0.1)
     assert _size(p8, "model.tflite") < _size(p, "model.tflite")
+    assert man8["parity"]["numerics"]["passed"] and "BUILTIN_REF" in man8["parity"]["numerics"]["how"]
 
 
 @pytest.mark.slow
@@ -270,6 +287,7 @@ def test_executorch_fp32_and_int8(tmp_path: Path, model: Student, calib: Calibra
     p8 = export_model(model, "executorch", tmp_path / "et8", precision="int8", calib=calib, parity_data=held)
     man = _check_runner(p8, model, 0.1)
     assert "XNNPACKQuantizer" in man["backend"]["int8"] and man["parity"]["passed"]
+    assert man["parity"]["numerics"]["passed"] and "PT2E" in man["parity"]["numerics"]["how"]
 
 
 def test_unavailable_target_says_why(tmp_path: Path, model: Student, monkeypatch: pytest.MonkeyPatch) -> None:
