@@ -391,8 +391,8 @@ def _run(
         raise LaneError(f"{what}: timed out after 1800 s") from None
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise LaneError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd[:4])} …\n{tail}")
-    return proc.stdout
+        raise LaneError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return proc.stdout + proc.stderr
 
 
 def tree_size(path: Path) -> int:
@@ -420,6 +420,7 @@ def _write_cpuinfo(name: str, root: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".cpuinfo.")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, target)
 
 
@@ -439,11 +440,11 @@ def build_lane(name: str, progress: Progress = None, *, force: bool = False) -> 
             _say(progress, f"{name}: cached at {lane_path(name)}")
             return lane_path(name)
         problem = _qemu_problem(lane)
-        if problem is not None:
-            _error_path(name).write_text(problem + "\n", encoding="utf-8")
+        if problem is not None:  # reported live by availability(), not recorded
             raise LaneError(problem)
         t0 = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=lane_dir()))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the published lane is not
         try:
             info = _build_x86_avx2(tmp, progress) if name == "x86-avx2" else _build_arm64(tmp, progress)
             stamp = {
@@ -593,8 +594,18 @@ def _build_arm64(tmp: Path, progress: Progress) -> dict:
 
     t = time.monotonic()
     _say(progress, f"arm64: apt-get update (private arm64 APT state in {work})")
-    _run([*apt, "update"], what="apt-get update (Debian arm64 indexes)", env=env)
-    sim = _run([*apt, "-s", "install", *ARM64_APT_PACKAGES], what="resolving python3.11 for arm64", env=env)
+    update = _run([*apt, "update"], what="apt-get update (Debian arm64 indexes)", env=env)
+    fetch_errors = [ln for ln in update.splitlines() if ln.startswith(("Err:", "W: Failed", "E: "))]
+    try:
+        sim = _run(
+            [*apt, "-s", "install", *ARM64_APT_PACKAGES], what="resolving python3.11 for arm64", env=env
+        )
+    except LaneError as exc:
+        if fetch_errors:  # the real cause: no index could be fetched (offline, proxy, mirror)
+            raise LaneError(
+                "apt-get update could not fetch the Debian arm64 indexes:\n" + "\n".join(fetch_errors[:8])
+            ) from exc
+        raise
     debs = re.findall(r"^Inst (\S+) (?:\[[^\]]*\] )?\((\S+)", sim, flags=re.M)
     if not debs:
         raise LaneError(
@@ -819,6 +830,7 @@ def stage_source(dest: Path | None = None) -> Path:
         return final
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{digest}.", dir=base))
+    tmp.chmod(0o755)
     try:
         _stage_into(tmp)
         try:
@@ -870,56 +882,72 @@ def lane_command(name: str, argv: Sequence[str]) -> list[str]:
     return _command(name, lane_path(name), argv)
 
 
-def _lane_env(name: str, path: Path, src: Path | None, scratch: Path, env: Mapping[str, str] | None) -> dict:
-    lane = get_lane(name)
-    out = dict(os.environ)
-    if lane.emulated and lane.arch != platform.machine():
-        for k in _FOREIGN_STRIP:
-            out.pop(k, None)
-    out.pop("PYTHONHOME", None)
-    extra = dict(env or {})
-    paths = [p for p in extra.pop("PYTHONPATH", "").split(os.pathsep) if p]
+def _lane_vars(
+    name: str,
+    path: Path,
+    src: Path | None,
+    scratch: Path,
+    pythonpath: Sequence[str] = (),
+    script_dir: Path | None = None,
+) -> dict[str, str]:
+    """The variables a lane run sets itself (see :func:`lane_env`)."""
+    paths = [p for p in pythonpath if p]
     if src is not None:
         paths.append(str(src))
     if name == "arm64":
         paths.append(str(path / "site"))
+    if script_dir is not None:
+        paths.append(str(script_dir))
+    out = {"PYTHONPATH": os.pathsep.join(paths)} if paths else {}
     out.update(THREAD_ENV)
     out.update(
         {
             "HOME": str(scratch),
             "XDG_CACHE_HOME": str(scratch / ".cache"),
             "PYTHONNOUSERSITE": "1",
+            # No cwd / script dir ahead of PYTHONPATH: a checkout's scoligait_edge/ (without the
+            # export/ and calibration/ mapping) must not shadow the staged tree.
+            "PYTHONSAFEPATH": "1",
             "SCOLIGAIT_LANE": name,
             "SCOLIGAIT_LANES_DIR": str(lane_dir()),
         }
     )
-    if paths:
-        out["PYTHONPATH"] = os.pathsep.join(paths)
-    else:
-        out.pop("PYTHONPATH", None)
+    return out
+
+
+def _lane_env(
+    name: str,
+    path: Path,
+    src: Path | None,
+    scratch: Path,
+    env: Mapping[str, str] | None,
+    script_dir: Path | None = None,
+) -> dict[str, str]:
+    lane = get_lane(name)
+    out = dict(os.environ)
+    if lane.emulated and lane.arch != platform.machine():
+        for k in _FOREIGN_STRIP:
+            out.pop(k, None)
+    out.pop("PYTHONHOME", None)
+    out.pop("PYTHONPATH", None)
+    extra = dict(env or {})
+    pythonpath = extra.pop("PYTHONPATH", "").split(os.pathsep)
+    out.update(_lane_vars(name, path, src, scratch, pythonpath, script_dir))
     out.update(extra)
     return out
 
 
 def lane_env(name: str, *, src: Path | None = None, scratch: Path | None = None) -> dict[str, str]:
-    """The variables a lane run sets (PYTHONPATH, HOME, XDG_CACHE_HOME, threads, SCOLIGAIT_LANE)."""
-    full = _lane_env(name, lane_path(name), src, scratch or Path("$SCRATCH"), None)
-    keys = {
-        "PYTHONPATH",
-        "HOME",
-        "XDG_CACHE_HOME",
-        "PYTHONNOUSERSITE",
-        "SCOLIGAIT_LANE",
-        "SCOLIGAIT_LANES_DIR",
-    }
-    keys |= set(THREAD_ENV)
-    return {k: v for k, v in full.items() if k in keys}
+    """The variables a lane run sets on top of the caller's environment: ``PYTHONPATH`` (staged
+    source, + the aarch64 wheels for arm64), ``HOME``/``XDG_CACHE_HOME`` (a scratch dir), one
+    thread (:data:`THREAD_ENV`), ``PYTHONSAFEPATH``, ``PYTHONNOUSERSITE``, ``SCOLIGAIT_LANE``."""
+    return _lane_vars(name, lane_path(name), src, scratch or Path("$SCRATCH"))
 
 
 def format_command(name: str, argv: Sequence[str], *, src: Path | None = None) -> str:
     """A copy-pasteable shell line (``env VAR=… qemu-… python ARGV``) for docs and ``--print``."""
     env = lane_env(name, src=src, scratch=Path("/tmp/lane-home"))
-    keep = ("PYTHONPATH", "HOME", "XDG_CACHE_HOME", "OMP_NUM_THREADS", "SCOLIGAIT_LANE")
+    keep = ("PYTHONPATH", "PYTHONSAFEPATH", "HOME", "XDG_CACHE_HOME", "OMP_NUM_THREADS", "SCOLIGAIT_LANE")
     assigns = [f"{k}={shlex.quote(env[k])}" for k in keep if k in env]
     return " ".join(["env", *assigns, shlex.join(lane_command(name, argv))])
 
@@ -953,10 +981,13 @@ def run_in_lane(
     tmp_base = lane_dir() / "tmp"
     tmp_base.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=tmp_base))
+    script_dir = None
+    if argv and not str(argv[0]).startswith("-"):  # `python script.py`: its siblings stay importable
+        script_dir = (Path(cwd or ".") / argv[0]).resolve().parent
     try:
         return subprocess.run(
             _command(name, path, argv),
-            env=_lane_env(name, path, src, scratch, env),
+            env=_lane_env(name, path, src, scratch, env, script_dir),
             cwd=cwd,
             timeout=timeout,
             capture_output=True,
@@ -1001,7 +1032,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("name", metavar="NAME")
     r.add_argument("--print", action="store_true", help="print the command line instead of running it")
     r.add_argument("--timeout", type=float, default=None)
-    r.add_argument("args", nargs=argparse.REMAINDER)
+    r.add_argument("args", nargs="*", help="python arguments (after `--` when they start with -)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tail: list[str] = []
+    if "--" in argv:  # `run NAME --timeout 60 -- -c CODE`: options before `--`, python's after
+        i = argv.index("--")
+        argv, tail = argv[:i], argv[i + 1 :]
     a = ap.parse_args(argv)
 
     if a.cmd == "build":
@@ -1026,9 +1062,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 state = "ready" if row["available"] else f"unavailable: {row['reason']}"
                 print(f"{row['lane']:9} {state}{extra}")
         return 0
-    args = list(a.args)
-    if args[:1] == ["--"]:
-        args = args[1:]
+    args = [*a.args, *tail]
     if a.print:
         print(format_command(a.name, args, src=stage_source()))
         return 0
