@@ -21,14 +21,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/scoligait-edge setup-assets
 	touch $@
 
-demo: setup
+demo: setup lanes
 	$(BIN)/scoligait-edge demo --out demo_out --force
 
 # Real footage for the video tests (Debian's opencv-doc); tests skip with the reason if it is absent.
 test-assets:
 	@test -f $(VTEST) || (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opencv-doc >/dev/null 2>&1) || echo "note: could not install opencv-doc; real-video tests will skip"
 
-test: setup test-assets
+test: setup test-assets lanes
 	$(BIN)/python -m pytest tests -q
 
 test-fast: setup
