@@ -606,6 +606,52 @@ def resample_vectors(w: Writer) -> list[dict[str, Any]]:
     return out
 
 
+# ------------------------------------------------------------------------------------ tracking
+def tracker_vectors(w: Writer) -> list[dict[str, Any]]:
+    """Candidate boxes per frame → `pose.video.PersonTracker` choices; landmarks → `pose_bbox`."""
+    from scoligait_edge.pose.video import PersonTracker, pose_bbox
+
+    out = []
+    for seed in range(4):
+        rng = np.random.default_rng(100 + seed)
+        walkers = [
+            np.array([rng.uniform(50, 500), rng.uniform(50, 300), rng.uniform(40, 160)]) for _ in range(3)
+        ]
+        frames: list[list[list[float]]] = []
+        for t in range(120):
+            boxes = []
+            for k, (x, y, h) in enumerate(walkers):
+                if rng.random() < (0.15 if k == 0 else 0.35):
+                    continue  # not detected in this frame
+                cx = x + (2.0 + k) * t * (1 if k % 2 == 0 else -1) + rng.normal(0, 2)
+                cy = y + rng.normal(0, 2)
+                hh = h * (1 + 0.002 * t)
+                boxes.append([cx - 0.2 * hh, cy - 0.5 * hh, cx + 0.2 * hh, cy + 0.5 * hh])
+            if 50 <= t < 60:
+                boxes = []  # everybody lost for 10 frames: re-acquisition counts as a jump
+            rng.shuffle(boxes)
+            frames.append(boxes)
+        tr = PersonTracker()
+        chosen = [tr.choose([tuple(b) for b in boxes], t, t / 30) for t, boxes in enumerate(frames)]
+        out.append(
+            {
+                "frames": frames,
+                "chosen": [-1 if c is None else int(c) for c in chosen],
+                "jumps": len(tr.jumps),
+            }
+        )
+    rng = np.random.default_rng(7)
+    bboxes = []
+    for k in range(5):
+        mp33 = np.concatenate([rng.uniform(0, 640, (33, 2)), rng.uniform(0, 1, (33, 1))], axis=1).astype(
+            np.float32
+        )
+        if k == 4:
+            mp33[:, 2] = 0.1  # nobody visible: the box of all landmarks
+        bboxes.append({"landmarks": mp33.reshape(-1).tolist(), "box": list(pose_bbox(mp33))})
+    return [{"sequences": out, "bboxes": bboxes}]
+
+
 # ------------------------------------------------------------------------------------ main
 def stream(pose: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:
     s = StreamingKnowledgeMap(window=WINDOW, hop=HOP, fps=30.0)
@@ -783,6 +829,7 @@ def main(argv: list[str] | None = None) -> int:
         "cases": cases_out,
         "silhouettes": silhouette_vectors(w),
         "resample": resample_vectors(w),
+        "tracking": tracker_vectors(w)[0],
     }
     (tmp / "index.json").write_text(json.dumps(index, indent=1, allow_nan=False))
     shutil.rmtree(a.out, ignore_errors=True)

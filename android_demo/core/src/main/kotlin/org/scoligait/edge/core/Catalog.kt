@@ -15,27 +15,43 @@ object Coco {
     val MEDIAPIPE_TO_COCO: IntArray = intArrayOf(0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 
     /**
-     * One COCO-17 frame `[17 × (x, y, confidence)]` (row-major, 51 floats) from MediaPipe's 33
-     * normalised landmarks, as `scoligait_edge.pose.video.landmarks_to_array` + `to_coco` do it:
-     * x px = x · width, y px = y · height, confidence = visibility (presence when visibility is
-     * unknown), NaN → 0, clipped to [0, 1].
+     * MediaPipe's normalised landmarks → `[n × (x px, y px, confidence)]` row-major, as
+     * `scoligait_edge.pose.video.landmarks_to_array` does it: x px = offset + x · width (double,
+     * stored as float32), confidence = visibility (presence when visibility is unknown),
+     * NaN → 0, clipped to [0, 1].
      */
+    fun landmarksToPixels(
+        x: FloatArray, y: FloatArray, visibility: FloatArray?, presence: FloatArray?,
+        width: Int, height: Int, offsetX: Int = 0, offsetY: Int = 0,
+    ): FloatArray {
+        val n = x.size
+        require(y.size == n) { "x and y landmark counts differ" }
+        val out = FloatArray(n * 3)
+        for (m in 0 until n) {
+            out[3 * m] = (offsetX + x[m].toDouble() * width).toFloat()
+            out[3 * m + 1] = (offsetY + y[m].toDouble() * height).toFloat()
+            var c = visibility?.get(m) ?: presence?.get(m) ?: 0f
+            if (c.isNaN()) c = 0f
+            out[3 * m + 2] = c.coerceIn(0f, 1f)
+        }
+        return out
+    }
+
+    /** `[33 × 3]` MediaPipe pixels → one COCO-17 frame (51 floats), `pose.video.to_coco`. */
+    fun toCoco(mp33: FloatArray): FloatArray {
+        require(mp33.size >= 33 * 3) { "MediaPipe Pose gives 33 landmarks, got ${mp33.size / 3}" }
+        val out = FloatArray(N_JOINTS * 3)
+        for (j in 0 until N_JOINTS) System.arraycopy(mp33, 3 * MEDIAPIPE_TO_COCO[j], out, 3 * j, 3)
+        return out
+    }
+
+    /** One COCO-17 frame straight from MediaPipe's normalised landmarks. */
     fun fromMediaPipe(
         x: FloatArray, y: FloatArray, visibility: FloatArray?, presence: FloatArray?,
         width: Int, height: Int, offsetX: Int = 0, offsetY: Int = 0,
     ): FloatArray {
         require(x.size >= 33 && y.size >= 33) { "MediaPipe Pose gives 33 landmarks, got ${x.size}" }
-        val out = FloatArray(N_JOINTS * 3)
-        for (j in 0 until N_JOINTS) {
-            val m = MEDIAPIPE_TO_COCO[j]
-            // double arithmetic rounded to float32, like Python floats stored into the float32 row
-            out[3 * j] = (offsetX + x[m].toDouble() * width).toFloat()
-            out[3 * j + 1] = (offsetY + y[m].toDouble() * height).toFloat()
-            var c = visibility?.get(m) ?: presence?.get(m) ?: 0f
-            if (c.isNaN()) c = 0f
-            out[3 * j + 2] = c.coerceIn(0f, 1f)
-        }
-        return out
+        return toCoco(landmarksToPixels(x, y, visibility, presence, width, height, offsetX, offsetY))
     }
 
     /** A frame where nobody is tracked: NaN coordinates, confidence 0 (what `PoseStream` yields). */

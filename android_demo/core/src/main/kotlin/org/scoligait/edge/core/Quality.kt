@@ -85,7 +85,8 @@ class QualityReport(val checks: List<QualityCheck>) {
  * decides whether a clip may get a referral decision.
  */
 class QualityGate(
-    val sourceFps: Double,
+    /** Source frame rate (settable: a live camera's rate is measured as frames arrive). */
+    var sourceFps: Double,
     val thresholds: QualityThresholds = QualityThresholds(),
 ) {
     private var frames = 0

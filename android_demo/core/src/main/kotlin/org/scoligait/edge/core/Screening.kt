@@ -121,7 +121,7 @@ class ScreeningResult(
  */
 class Screener(
     val threshold: Double,
-    val sourceFps: Double,
+    sourceFps: Double,
     val hop: Int = 16,
     val thresholds: QualityThresholds = QualityThresholds(),
     val topK: Int = 3,
@@ -134,6 +134,11 @@ class Screener(
     var frames = 0L; private set
 
     val quality: QualityReport get() = gate.report()
+
+    /** The source frame rate the quality gate judges (a live camera's is measured as it runs). */
+    var sourceFps: Double
+        get() = gate.sourceFps
+        set(v) { gate.sourceFps = v }
 
     /**
      * Push one 30 Hz frame (51 floats), its silhouette (64 × 44 uint8 0/255, row-major; null =

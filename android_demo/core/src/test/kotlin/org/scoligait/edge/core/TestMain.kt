@@ -24,6 +24,8 @@ object TestMain {
         "org.scoligait.edge.core.GoldenTest",
         "org.scoligait.edge.core.SilhouetteTest",
         "org.scoligait.edge.core.ResamplerTest",
+        "org.scoligait.edge.core.TrackingTest",
+        "org.scoligait.edge.core.LiveSessionTest",
         "org.scoligait.edge.core.ort.OrtInferenceTest",
     )
 
