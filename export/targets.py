@@ -64,6 +64,12 @@ TOL_FP32 = tolerance(1e-3, 2e-4, 5e-3, 1e-3, 1.0, 1e-4)
 TOL_FP32_OPENVINO = tolerance(2e-3, 5e-4, 1e-2, 2e-3, 1.0, 1e-4)
 TOL_FP16 = tolerance(5e-2, 1e-2, 0.25, 0.02, 0.98, 0.005)
 TOL_INT8 = tolerance(1.0, 0.10, 3.0, 0.10, 0.95, 0.02)
+_BY_PRECISION = {"fp32": TOL_FP32, "fp16": TOL_FP16, "int8": TOL_INT8}
+
+
+def default_tolerance(precision: str) -> Tolerance:
+    """The table's tolerance for ``precision`` when no target row is known (bench stand-ins)."""
+    return _BY_PRECISION.get(precision, TOL_INT8)
 
 
 @dataclass(frozen=True)

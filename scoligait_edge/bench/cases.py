@@ -12,18 +12,13 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from scoligait_edge.bench.report import FAILED, UNAVAILABLE
 from scoligait_edge.bench.timing import Workload
-
-
-class Runner(Protocol):
-    """Anything that maps named numpy inputs to named numpy outputs (see ``runtime.base.Runner``)."""
-
-    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+from scoligait_edge.runtime.base import Runner
 
 
 @dataclass

@@ -13,7 +13,6 @@ import numpy as np
 
 from scoligait_edge.bench.cases import Case, EvalSet, Runner, one_line, predict_probs
 from scoligait_edge.bench.machine import load_average, machine_info
-from scoligait_edge.bench.parity import check_floors, floors_for, parity_metrics
 from scoligait_edge.bench.quiet import quiet_fds
 from scoligait_edge.bench.reference import DEFAULT_REFERENCE, reference_workload
 from scoligait_edge.bench.report import FAILED, PARITY_FAILED, PASSED, BenchRun, Row
@@ -25,6 +24,8 @@ from scoligait_edge.bench.timing import (
     thread_limit,
     time_interleaved,
 )
+from scoligait_edge.export.targets import default_tolerance
+from scoligait_edge.runtime.parity import check_floors, floors, parity_metrics
 
 REF_KEY = "__reference__"
 
@@ -211,9 +212,9 @@ def _parity(
                 probs[c.id], probs[ref.id], ev.labels, c.threshold, ref.threshold
             )
         if c.role is None and "vs_student_fp32" in row.parity:
-            floors = c.floors or floors_for(c.precision)
-            row.floors["vs_student_fp32"] = floors
-            bad = check_floors(row.parity["vs_student_fp32"], floors)
+            need = c.floors or floors(default_tolerance(c.precision))
+            row.floors["vs_student_fp32"] = need
+            bad = check_floors(row.parity["vs_student_fp32"], need)
             if bad and row.status == PASSED:
                 row.status, row.reason = PARITY_FAILED, "vs FP32 student: " + "; ".join(bad)
 
