@@ -17,8 +17,8 @@ object Coco {
     /**
      * MediaPipe's normalised landmarks → `[n × (x px, y px, confidence)]` row-major, as
      * `scoligait_edge.pose.video.landmarks_to_array` does it: x px = offset + x · width (double,
-     * stored as float32), confidence = visibility (presence when visibility is unknown),
-     * NaN → 0, clipped to [0, 1].
+     * stored as float32), confidence = visibility (presence where visibility is unknown: absent
+     * array or NaN entry), clipped to [0, 1].
      */
     fun landmarksToPixels(
         x: FloatArray, y: FloatArray, visibility: FloatArray?, presence: FloatArray?,
@@ -30,8 +30,8 @@ object Coco {
         for (m in 0 until n) {
             out[3 * m] = (offsetX + x[m].toDouble() * width).toFloat()
             out[3 * m + 1] = (offsetY + y[m].toDouble() * height).toFloat()
-            var c = visibility?.get(m) ?: presence?.get(m) ?: 0f
-            if (c.isNaN()) c = 0f
+            // visibility when known (NaN = unknown), else presence, else 0
+            val c = visibility?.get(m)?.takeUnless { it.isNaN() } ?: presence?.get(m)?.takeUnless { it.isNaN() } ?: 0f
             out[3 * m + 2] = c.coerceIn(0f, 1f)
         }
         return out

@@ -76,6 +76,21 @@ class QualityReport(val checks: List<QualityCheck>) {
     val passed: Boolean get() = checks.all { it.passed }
     val failed: List<QualityCheck> get() = checks.filter { !it.passed }
 
+    /**
+     * What to tell the person filming right now: the first failing check they can fix by moving
+     * the phone (view, size, tracking, other people, frame rate), measured on at least
+     * `minFrames` frames; checks that only need more walking (duration, gait cycles) are not
+     * hints until the clip ends. Null when nothing needs fixing.
+     */
+    fun liveHint(frames: Long, minFrames: Int = 30): QualityCheck? {
+        if (frames < minFrames) return null
+        return LIVE_ORDER.firstNotNullOfOrNull { n -> checks.firstOrNull { it.name == n && !it.passed && it.measured } }
+    }
+
+    companion object {
+        val LIVE_ORDER = listOf("frame_rate", "tracking", "several_people", "camera_view", "person_size", "track_jumps")
+    }
+
     fun toJson(): Map<String, Any?> = linkedMapOf("passed" to passed, "checks" to checks.map { it.toJson() })
 }
 

@@ -67,6 +67,22 @@ class QualityTest {
     }
 
     @Test
+    fun liveHintNamesWhatToFixNow() {
+        val case = Vectors.cases.first { it["name"] == "synth_side" }
+        val gate = QualityGate(30.0)
+        val frames = Vectors.frames(case)
+        frames.take(20).forEach { gate.push(it) }
+        assertEquals(null, gate.report().liveHint(20)) // too early to judge
+        frames.drop(20).take(40).forEach { gate.push(it) }
+        val hint = gate.report().liveHint(60)
+        assertEquals("camera_view", hint?.name)
+        assertTrue(hint!!.remedy.startsWith("turn the phone"))
+        val ok = QualityGate(30.0)
+        Vectors.frames(Vectors.cases.first { it["name"] == "synth_00" }).take(60).forEach { ok.push(it) }
+        assertEquals(null, ok.report().liveHint(60)) // duration and gait cycles still short: not a hint
+    }
+
+    @Test
     fun liveReportAndRemedies() {
         val gate = QualityGate(30.0)
         assertFalse(gate.report().passed) // nothing yet: too short, nothing tracked
