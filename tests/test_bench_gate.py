@@ -1,6 +1,8 @@
 """The regression gate is proven here: it fails on an injected slowdown and on broken parity,
 and passes on an unchanged rerun — all measured for real on the shipped student with the CI
-(quick) timing configuration, on this noisy shared machine.
+(quick) timing configuration, on this noisy shared machine — both against a baseline of this
+machine's own CPU class and under the cross-class rules a machine without one gets.
+(Synthetic and committed-baseline checks of the per-class mechanism: ``test_bench_cpu_class.py``.)
 """
 
 from __future__ import annotations
@@ -111,6 +113,33 @@ def test_sleep_in_runner_fails_the_gate(student, ev, baseline):
     assert grew > 0.25
 
 
+def foreign(baseline: report.BenchRun) -> report.BenchRun:
+    """The same baseline, recorded as if measured on another CPU class than this machine's."""
+    from scoligait_edge.bench.machine import cpu_class
+
+    other = report.BenchRun.from_dict(baseline.to_dict())
+    zen3 = {"cpu_model": "AMD EPYC", "machine": "x86_64", "isa_flags": ["avx2", "fma", "f16c"]}
+    spr = {"cpu_model": "Intel Xeon", "machine": "x86_64", "isa_flags": ["avx2", "avx512f", "amx_int8"]}
+    m = zen3 if cpu_class(zen3) != cpu_class(baseline.machine) else spr
+    other.machine = {
+        k: v for k, v in {**baseline.machine, **m}.items() if k not in ("cpu_class", "cpu_vendor")
+    }
+    assert cpu_class(other.machine) != cpu_class(baseline.machine)
+    return other
+
+
+def test_cross_class_unchanged_rerun_passes_and_extra_forward_fails(student, ev, baseline):
+    other = foreign(baseline)
+    same = gate.compare(other, run_suite(candidate_cases(student), ev, CFG))
+    assert same.cross_class and same.ok, [r.line() for r in same.regressions]
+    slow = run_suite(candidate_cases(student, wrap=ExtraForward), ev, CFG)
+    with pytest.raises(BenchmarkRegressionError) as ei:
+        gate.check(other, slow)
+    regs = ei.value.regressions
+    assert [r.row_id for r in regs] == ["student/candidate/fp32"] and regs[0].what == "latency@1thr"
+    assert "vs the other 1 gated rows" in regs[0].detail and "cross-class tolerance" in regs[0].detail
+
+
 def test_perturbed_weights_fail_parity(student, ev, baseline):
     import torch
 
@@ -130,6 +159,9 @@ def test_perturbed_weights_fail_parity(student, ev, baseline):
     row.status = report.PASSED
     res = gate.compare(baseline, run)
     assert any(r.what == "parity vs_student_fp32" and "max |Δprob|" in r.detail for r in res.regressions)
+    # the same floors, unchanged, under the cross-class rules
+    res = gate.compare(foreign(baseline), run)
+    assert res.cross_class and any(r.what == "parity vs_student_fp32" for r in res.regressions)
 
 
 def test_missing_or_failed_rows_regress_and_new_rows_are_noted(baseline):
@@ -180,9 +212,15 @@ def test_cli_baseline_needs_update_and_never_overwrites_silently(baseline, tmp_p
     assert isinstance(r.exception, ScoliGaitError) and "--update" in str(r.exception)
     dest.unlink()
     r = CliRunner().invoke(
-        app, ["bench", "baseline", "--update", "--baseline", str(dest), "--current", str(src)]
+        app,
+        ["bench", "baseline", "--update", "--baseline", str(dest), "--current", str(src), "--rows", "all"],
     )
     assert r.exit_code == 0, r.output
     data = json.loads(dest.read_text())
-    assert data["settings"]["gate"] == {"tolerance": 0.25, "threads": [1], "baseline_repeats": 1}
+    assert data["settings"]["gate"] == {
+        "tolerance": 0.25,
+        "threads": [1],
+        "baseline_repeats": 1,
+        "rows": ["student/pytorch/fp32", "student/candidate/fp32"],
+    }
     assert np.isfinite(data["rows"][1]["latency"]["1"]["ratio"])

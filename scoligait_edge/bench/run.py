@@ -30,6 +30,11 @@ class BenchOptions:
     reference: str = DEFAULT_REFERENCE
     pipeline: bool = True
     seed: int = 0
+    rows: tuple[str, ...] | None = None  #: measure only these row ids (the gate's rows); None: all
+
+    def __post_init__(self) -> None:
+        if self.rows is not None:
+            self.rows = tuple(self.rows)
 
     def resolved(self) -> dict[str, Any]:
         return {
@@ -41,6 +46,7 @@ class BenchOptions:
             "quick": self.quick,
             "reference": self.reference,
             "pipeline": self.pipeline,
+            "rows": list(self.rows) if self.rows is not None else None,
         }
 
 
@@ -74,6 +80,7 @@ def run_bench(opts: BenchOptions, console: Any = None) -> BenchRun:
     threads = parse_threads(res["threads"])
     targets = sources.resolve_targets(opts.targets)
     precisions = sources.resolve_precisions(res["precisions"])
+    only = set(opts.rows) if opts.rows is not None else None
     cfg = SuiteConfig(
         threads=threads,
         timing=TimingConfig.quick() if opts.quick else TimingConfig(),
@@ -112,10 +119,12 @@ def run_bench(opts: BenchOptions, console: Any = None) -> BenchRun:
             progress,
             export_unrunnable=not opts.quick,
             model_spec=opts.model,
+            only=only,
         )
         if opts.pipeline:
-            cases += sources.pipeline_cases(cases, quick=opts.quick)
+            cases += sources.pipeline_cases(cases, quick=opts.quick, only=only)
         run = run_suite(cases, ev, cfg, progress)
     run.settings["bundles"] = str(opts.bundles) if opts.bundles else "temporary"
     run.settings["student_sha256"] = sources.model_fingerprint(student)
+    run.settings["exporter_sha256"] = sources.exporter_fingerprint()
     return run

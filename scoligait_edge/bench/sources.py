@@ -281,8 +281,12 @@ def model_cases(
     export: bool = True,
     export_unrunnable: bool = True,
     model_spec: str | Path | None = None,
+    only: set[str] | None = None,
 ) -> list[Case]:
-    """Teacher + FP32 student references, then every target × precision of the student."""
+    """Teacher + FP32 student references, then every target × precision of the student.
+
+    ``only``: export and measure just the student rows with these ids (the references always).
+    """
     s_flops = model_flops(student)
     fp = model_fingerprint(student)
     cases = []
@@ -300,7 +304,7 @@ def model_cases(
             )
         )
     cases.append(torch_case("student/pytorch/fp32", "student", student, "student_fp32", s_flops))
-    combos = [(t, p) for t in targets for p in precisions]
+    combos = [(t, p) for t in targets for p in precisions if only is None or f"student/{t}/{p}" in only]
     task = progress.add_task("exporting", total=len(combos)) if progress is not None else None
     for t, p in combos:
         if progress is not None:
@@ -552,8 +556,14 @@ def e2e_case(student_case: Case | None, with_pose: Case | None = None) -> Case:
     )
 
 
-def pipeline_cases(model_rows: list[Case], quick: bool) -> list[Case]:
-    """Pose, kmap and end-to-end rows (the e2e row uses ONNX INT8 if present, else the FP32 student)."""
+def pipeline_cases(model_rows: list[Case], quick: bool, only: set[str] | None = None) -> list[Case]:
+    """Pose, kmap and end-to-end rows (the e2e row uses ONNX INT8 if present, else the FP32 student).
+
+    ``only``: just the pipeline rows with these ids (none wanted: no stage is even built).
+    """
+    if only is not None:
+        wanted = {c for c in only if c.startswith("pipeline/")}
+        return [c for c in pipeline_cases(model_rows, quick) if c.id in wanted] if wanted else []
     pref = ("student/onnx/int8", "student/openvino/int8", "student/onnx/fp32", "student/pytorch/fp32")
     by = {c.id: c for c in model_rows}
     student = next((by[k] for k in pref if k in by and by[k].runnable), None)

@@ -126,10 +126,12 @@ def footer_lines(run: BenchRun) -> list[str]:
     lines: list[str] = []
     m = run.machine
     if m:
+        from scoligait_edge.bench.machine import cpu_class
+
         vnni = "AVX-512 VNNI" if m.get("avx512_vnni") else "no AVX-512 VNNI"
         lines.append(
-            f"machine: {m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} usable cores, {vnni}; "
-            f"load avg {run.load_average}"
+            f"machine: {m.get('cpu_model', '?')}, CPU class {cpu_class(m)}, {m.get('usable_cores', '?')}"
+            f" usable cores, {vnni}; load avg {run.load_average}"
         )
     ref = run.reference
     if ref:
