@@ -12,11 +12,13 @@ import time
 
 import numpy as np
 import pytest
+from scoligait_edge.export.targets import TOL_INT8
 
-from scoligait_edge.bench import gate, parity, report, table, timing
+from scoligait_edge.bench import gate, report, table, timing
 from scoligait_edge.bench.cases import Case, EvalSet, failed, predict_probs, unavailable
 from scoligait_edge.bench.suite import SuiteConfig, run_suite
 from scoligait_edge.errors import InputFileError, ScoliGaitError
+from scoligait_edge.runtime import parity
 
 FAST = timing.TimingConfig(
     warmup=2, min_rounds=4, max_rounds=12, reps_per_round=5, slice_s=0.002, min_time_s=0.01, max_time_s=0.6
@@ -187,11 +189,11 @@ def test_parity_metrics_against_hand_computed_values():
 def test_parity_flags_nonfinite_outputs():
     m = parity.parity_metrics(np.array([np.nan, 0.5]), np.array([0.2, 0.5]))
     assert m["agreement"] == 0.0 and m["nonfinite"] == 1
-    assert parity.check_floors(m, parity.floors_for("int8"))
+    assert parity.check_floors(m, parity.floors(TOL_INT8))
 
 
 def test_floors_take_target_table_tolerance():
-    f = parity.floors_for("int8", {"min_agreement": 0.95, "max_auc_drop": 0.02, "max_abs_dprob": 0.1})
+    f = parity.floors(TOL_INT8)
     assert f == {"agreement_min": 0.95, "auc_delta_min": -0.02, "max_abs_dprob_max": 0.1}
 
 

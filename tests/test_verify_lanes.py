@@ -150,7 +150,7 @@ def test_self_test_refuses_a_bundle_whose_golden_outputs_disagree(
         arrays = {k: z[k] for k in z.files}
     arrays["expected/referral_logit"] = arrays["expected/referral_logit"] + 1.0
     np.savez_compressed(p / "golden.npz", **arrays)
-    with pytest.raises(BundleError, match="bundle file golden.npz"):
+    with pytest.raises(BundleError, match=r"bundle file golden\.npz"):
         load_bundle(p)
     _rehash(p)
     assert load_bundle(p).run  # loads without the self-test…

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from scoligait_edge.bench.machine import UNKNOWN_CLASS, class_distance, cpu_class
-from scoligait_edge.bench.parity import check_floors
 from scoligait_edge.bench.report import PARITY_FAILED, PASSED, UNAVAILABLE, BenchRun, Row
 from scoligait_edge.errors import BenchmarkRegressionError, InputFileError, ScoliGaitError
+from scoligait_edge.runtime.parity import check_floors
 
 #: The rows ``bench check`` measures (``bench baseline --update`` records exactly these): the two
 #: PyTorch references, ONNX Runtime FP32 and one INT8 row per runtime family — ORT/MLAS,

@@ -19,6 +19,7 @@ from scoligait_edge.bench.cases import Case, EvalSet, Runner, failed, one_line, 
 from scoligait_edge.bench.quiet import quiet_fds
 from scoligait_edge.bench.report import FAILED
 from scoligait_edge.errors import ScoliGaitError
+from scoligait_edge.runtime.parity import floors
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 VTEST_ROI = (450, 150, 318, 300)  #: the walkers' path in vtest.avi (too small to detect full-frame)
@@ -155,17 +156,6 @@ def resolve_precisions(spec: str) -> list[str]:
     return out
 
 
-def floors_from_tolerance(tol: Any) -> dict[str, float]:
-    """Parity floors (vs the FP32 student) from the target table's ``Tolerance``."""
-    f = {"agreement_min": float(tol.min_agreement)}
-    if getattr(tol, "max_auc_drop", None) is not None:
-        f["auc_delta_min"] = -abs(float(tol.max_auc_drop))
-    prob = getattr(tol, "atol", {}).get("referral_prob")
-    if prob is not None:
-        f["max_abs_dprob_max"] = float(prob)
-    return f
-
-
 def bundle_size(target: str, path: Path) -> int | None:
     from scoligait_edge.export.targets import artifact_files
 
@@ -265,7 +255,7 @@ def export_case(
         artifact=path,
         size_bytes=size,
         threshold=float(man.get("decision_threshold", 0.5)),
-        floors=floors_from_tolerance(t.tolerance(precision)),
+        floors=floors(t.tolerance(precision)),
         notes=notes,
         **kw,
     )
