@@ -72,7 +72,9 @@ def test_manifest_records_contract_model_stats_and_hashes(onnx_bundle: Path, mod
     from scoligait_edge.kmap.catalog import catalog_hash
 
     assert man["kmap_catalog_hash"] == catalog_hash()
-    assert set(man["files"]) == {"model.onnx", "golden.npz"} and len(man["files"]["model.onnx"]["sha256"]) == 64
+    assert (
+        set(man["files"]) == {"model.onnx", "golden.npz"} and len(man["files"]["model.onnx"]["sha256"]) == 64
+    )
     assert man["device_class"] == "any" and man["int8_recipe"] is None  # fp32: no recipe
     assert man["export_machine"]["device_class"] in ("x86-avx2", "x86-vnni", "arm64", "other")
     assert man["golden"]["file"] == "golden.npz" and man["golden"]["tolerance_expected"] is None
