@@ -44,6 +44,7 @@ def _register_commands() -> None:
         kmap_cmd,
         model_cmd,
         pose_cmd,
+        screen_cmd,
         verify_cmd,
     )
 

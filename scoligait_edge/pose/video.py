@@ -725,6 +725,7 @@ def extract_pose(
     pose30 = resample_pose(times, np.stack([f.pose for f in frames]), target)
     extra30 = resample_pose(times, np.stack([f.extra for f in frames]), target)
     sil30 = resample_nearest(times, np.stack([f.silhouette for f in frames]), target)
+    people30 = resample_nearest(times, np.array([f.n_people for f in frames], np.int64), target)
     segments = split_on_gaps(pose30, max_gap=max_gap, min_length=2)
     if not segments:
         raise PoseError(
@@ -778,6 +779,7 @@ def extract_pose(
             start_s=round(seg.start / TARGET_FPS, 4),
             split_reason=_split_reason(k, seg),
             track_jumps=[j for j in base_meta["track_jumps"] if _in_segment(j["time_s"], seg)],
+            people=[int(n) for n in people30[seg.start : seg.stop]],  # people the landmarker saw, per frame
         )
         clips.append(
             Clip(

@@ -1,0 +1,150 @@
+"""What ``screen`` accepts: a video, a pose clip, a directory or glob of them, a camera index or a URL.
+
+Shaped like Ultralytics' ``model.predict(source, stream=True)``: one ``source`` argument, and a
+generator of :class:`~scoligait_edge.screen.pipeline.ScreenResult` (``.save()``, ``.to_json()``).
+Files give MediaPipe's VIDEO running mode; a camera or stream gives LIVE_STREAM (per-window
+results through ``on_window`` as they happen).
+"""
+
+from __future__ import annotations
+
+import glob
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from scoligait_edge.errors import InputFileError
+from scoligait_edge.screen.pipeline import Screener, ScreenResult
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+POSE_SUFFIXES = (".npz", ".pkl")
+
+
+def expand(source: str | Path | int | list[Any]) -> list[str | int]:
+    """Files (sorted) from a file, directory, glob or list; a camera index or URL stays as it is."""
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        return [int(source)]
+    if isinstance(source, (list, tuple)):
+        return [x for s in source for x in expand(s)]
+    s = str(source)
+    if "://" in s:
+        return [s]
+    p = Path(s)
+    if p.is_dir():
+        files = sorted(
+            f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES + POSE_SUFFIXES
+        )
+        if not files:
+            raise InputFileError(
+                f"{p}: no videos or pose clips in this directory", "pass a directory of .mp4/.avi/.npz"
+            )
+        return [str(f) for f in files]
+    if any(c in s for c in "*?["):
+        files = sorted(glob.glob(s))
+        if not files:
+            raise InputFileError(f"{s}: the pattern matches no file", "check the glob")
+        return files
+    if not p.exists():
+        raise InputFileError(f"{p}: no such file", "check the path")
+    return [s]
+
+
+def screen_clip(path_or_clip: Any, screener: Screener) -> ScreenResult:
+    """Screen a pose clip (``.npz`` / Scoliosis1K ``.pkl`` path, or a :class:`~scoligait_edge.pose.Clip`)."""
+    from scoligait_edge.pose import read_clip
+    from scoligait_edge.pose.video import resample_pose, resample_times
+
+    clip = read_clip(path_or_clip) if isinstance(path_or_clip, (str, Path)) else path_or_clip
+    pose, sil = clip.pose, clip.silhouettes
+    people = clip.metadata.get("people") if isinstance(clip.metadata, dict) else None
+    src_fps = (
+        float(clip.metadata.get("source_fps", clip.fps)) if isinstance(clip.metadata, dict) else clip.fps
+    )
+    if abs(clip.fps - 30.0) > 1e-6:  # resample to the model's 30 Hz (silhouettes/people dropped)
+        import numpy as np
+
+        times = np.arange(len(pose)) / clip.fps
+        pose = resample_pose(times, pose, resample_times(len(pose), clip.fps))
+        sil, people = None, None
+    screener.reset()
+    for t in range(len(pose)):
+        screener.push(pose[t], None if sil is None else sil[t], None if people is None else people[t])
+    path = str(path_or_clip) if isinstance(path_or_clip, (str, Path)) else None
+    src = {"path": path, "kind": "pose", "fps": src_fps, "frames": len(pose), "size": None}
+    return screener.finish(src, source_fps=src_fps)
+
+
+def screen_video(
+    path: str | Path, screener: Screener, *, progress: bool = True, **pose_kw: Any
+) -> ScreenResult:
+    """Screen a video file: offline pose (VIDEO mode, 30 Hz, silhouettes), then the streaming model path.
+
+    When the walker is lost for long, the pose splits into segments; the longest is screened and
+    the result says how many there were.
+    """
+    from scoligait_edge.pose.video import extract_pose
+
+    t0 = time.perf_counter()
+    clips = extract_pose(path, progress=progress, **pose_kw)
+    pose_s = time.perf_counter() - t0
+    clip = max(clips, key=lambda c: len(c.pose))
+    meta = clip.metadata
+    screener.reset()
+    people = meta.get("people")
+    for t in range(len(clip.pose)):
+        screener.push(clip.pose[t], clip.silhouettes[t] if clip.silhouettes is not None else None,
+                      people[t] if people else None)  # fmt: skip
+    src = {
+        "path": str(path),
+        "kind": "video",
+        "fps": meta.get("source_fps"),
+        "frames": len(clip.pose),
+        "size": meta.get("source_size"),
+        "segments": len(clips),
+        "detection_rate": meta.get("detection_rate"),
+        "start_s": meta.get("start_s"),
+    }
+    return screener.finish(src, source_fps=float(meta.get("source_fps") or 30.0), pose_s=pose_s)
+
+
+def screen_live(source: int | str, screener: Screener, *, max_frames: int | None = None) -> ScreenResult:
+    """LIVE_STREAM: a camera index or stream URL through :class:`~scoligait_edge.pose.PoseStream`."""
+    from scoligait_edge.pose.stream import PoseStream
+
+    screener.reset()
+    t0 = time.perf_counter()
+    n = 0
+    for frame in PoseStream(source, max_frames=max_frames):
+        screener.push(frame)
+        n += 1
+    elapsed = time.perf_counter() - t0
+    src = {"path": str(source), "kind": "camera", "fps": 30.0, "frames": n, "size": None}
+    return screener.finish(src, source_fps=30.0, pose_s=max(0.0, elapsed - sum(screener.timing.values())))
+
+
+def screen_one(item: str | int, screener: Screener, **kw: Any) -> ScreenResult:
+    if isinstance(item, int) or "://" in str(item):
+        return screen_live(item, screener, max_frames=kw.get("max_frames"))
+    if Path(item).suffix.lower() in POSE_SUFFIXES:
+        return screen_clip(item, screener)
+    return screen_video(item, screener, **kw)
+
+
+def screen(
+    source: str | Path | int | list[Any],
+    bundle: str | Path | None = None,
+    *,
+    stream: bool = False,
+    threshold: float | None = None,
+    **kw: Any,
+) -> Iterator[ScreenResult] | list[ScreenResult]:
+    """Screen every input of ``source`` with one bundle; a generator with ``stream=True``."""
+    items = expand(source)
+    screener = Screener(bundle, threshold=threshold)
+
+    def gen() -> Iterator[ScreenResult]:
+        for item in items:
+            yield screen_one(item, screener, **kw)
+
+    return gen() if stream else list(gen())
