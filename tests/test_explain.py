@@ -9,8 +9,9 @@ import torch
 from scoligait_edge.contract import N_FEATURES, WINDOW
 from scoligait_edge.errors import ShapeError
 from scoligait_edge.kmap.catalog import CATALOG, DOMAINS
+from scoligait_edge.kmap.saliency import time_span, top_features, window_starts
 from scoligait_edge.models import Student, student_config
-from scoligait_edge.models.explain import explain_clip, time_span, top_features, window_starts
+from scoligait_edge.models.explain import explain_clip
 
 
 def test_time_span_is_the_run_around_the_peak():

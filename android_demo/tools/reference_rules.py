@@ -1,179 +1,36 @@
-"""Python reference of the screening rules the Kotlin core implements (quality gate, clip verdict).
+"""The screening rules the Kotlin core implements, taken from the product: ``scoligait_edge.screen``.
 
-`scoligait-edge screen` does not exist yet, so the rules are *defined* by the Android core
-(`android_demo/core/.../Quality.kt`, `Screening.kt`, documented in `android_demo/README.md`);
-this module is an independent second implementation of the same written rules, used by
-`make_vectors.py` to produce the expected verdicts the Kotlin tests compare against. When the
-Python `screen` command lands, its rules should replace these (and the two must agree).
-
-All checks work on the 30 Hz COCO-17 pose stream only (x, y pixels, confidence), plus the
-source frame rate and, where the pose source reports it, the number of people per frame.
+The quality gate and the clip rule live in ``scoligait_edge/screen/quality.py`` (what
+``scoligait-edge screen`` runs); ``make_vectors.py`` uses them to write the expected verdicts the
+Kotlin tests compare against, so the phone and the Python command answer with the same rules.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 
-MIN_CONFIDENCE = 0.3  #: a joint is observed when x, y, confidence are finite and confidence >= this
-WINDOW = 96  #: frames of one knowledge-map window (30 Hz)
-
-# ---------------------------------------------------------------- thresholds (README "Quality gate")
-MIN_SOURCE_FPS = 24.0  #: camera / video frame rate before resampling to 30 Hz
-MIN_FRAMES = WINDOW  #: at least one full 96-frame window at 30 Hz
-MIN_TRACKED_FRACTION = 0.80  #: frames with both shoulders and both hips observed
-MIN_PERSON_HEIGHT_PX = 80.0  #: median height (px) of the observed joints' bounding box
-MIN_VIEW_RATIO = 0.45  #: median (|Δx shoulders| + |Δx hips|) / (2 · torso): front/back ≈ 0.6, side ≈ 0.2
-MIN_GAIT_CYCLES = 2.0  #: full gait cycles (two steps each) from the ankle-height alternation
-STEP_HYSTERESIS = 0.10  #: |y_right_ankle − y_left_ankle| / torso that counts as a new leading foot
-MAX_TRACK_JUMPS = 1  #: consecutive tracked frames whose mid-hip moves more than JUMP_TORSOS torsos
-JUMP_TORSOS = 1.0
-MAX_MULTI_PERSON_FRACTION = 0.25  #: frames where the pose source saw two or more people
-
-CHECKS = (
-    "frame_rate",
-    "duration",
-    "tracking",
-    "person_size",
-    "camera_view",
-    "gait_cycles",
-    "track_jumps",
-    "several_people",
+from scoligait_edge.kmap.saliency import clip_saliency as _clip_saliency
+from scoligait_edge.screen.quality import (  # noqa: F401  (re-exported for make_vectors.py)
+    CHECKS,
+    JUMP_TORSOS,
+    MAX_MULTI_PERSON_FRACTION,
+    MAX_TRACK_JUMPS,
+    MIN_CONFIDENCE,
+    MIN_FRAMES,
+    MIN_GAIT_CYCLES,
+    MIN_PERSON_HEIGHT_PX,
+    MIN_SOURCE_FPS,
+    MIN_TRACKED_FRACTION,
+    MIN_VIEW_RATIO,
+    STEP_HYSTERESIS,
+    Check,
+    Quality,
+    quality,
 )
-
-
-@dataclass
-class Check:
-    name: str
-    value: float | None  #: None when it could not be measured
-    threshold: float
-    passed: bool
-    measured: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        v = None if self.value is None or not math.isfinite(self.value) else float(self.value)
-        return {
-            "name": self.name,
-            "value": v,
-            "threshold": self.threshold,
-            "passed": self.passed,
-            "measured": self.measured,
-        }
-
-
-@dataclass
-class Quality:
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "checks": [c.to_json() for c in self.checks]}
-
-
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    return float(np.median(np.asarray(values, np.float64)))
-
-
-def quality(pose: np.ndarray, source_fps: float, people: np.ndarray | None = None) -> Quality:
-    """The pose-only quality gate of one clip (``pose [T, 17, 3]`` at 30 Hz)."""
-    p = np.asarray(pose, np.float32).astype(np.float64)
-    n = p.shape[0]
-    obs = np.isfinite(p).all(axis=2) & (np.nan_to_num(p[:, :, 2], nan=-1.0) >= MIN_CONFIDENCE)
-    tracked = obs[:, [5, 6, 11, 12]].all(axis=1)
-    heights: list[float] = []
-    ratios: list[float] = []
-    steps = 0
-    state = 0
-    jumps = 0
-    prev_hip: np.ndarray | None = None
-    for t in range(n):
-        if not tracked[t]:
-            prev_hip = None
-            continue
-        xy = p[t, :, :2]
-        ys = xy[obs[t], 1]
-        heights.append(float(ys.max() - ys.min()))
-        ms = (xy[5] + xy[6]) * 0.5
-        mh = (xy[11] + xy[12]) * 0.5
-        d = ms - mh
-        torso = math.sqrt(d[0] * d[0] + d[1] * d[1])
-        if torso > 0:
-            ratios.append((abs(xy[5, 0] - xy[6, 0]) + abs(xy[11, 0] - xy[12, 0])) / (2.0 * torso))
-            if obs[t, 15] and obs[t, 16]:
-                a = (xy[16, 1] - xy[15, 1]) / torso
-                if a > STEP_HYSTERESIS and state != 1:
-                    steps += state != 0
-                    state = 1
-                elif a < -STEP_HYSTERESIS and state != -1:
-                    steps += state != 0
-                    state = -1
-            if prev_hip is not None:
-                dh = mh - prev_hip
-                if math.sqrt(dh[0] * dh[0] + dh[1] * dh[1]) > JUMP_TORSOS * torso:
-                    jumps += 1
-        prev_hip = mh
-    q = Quality()
-    fps_ok = math.isfinite(source_fps) and source_fps >= MIN_SOURCE_FPS
-    q.checks.append(Check("frame_rate", source_fps, MIN_SOURCE_FPS, fps_ok))
-    q.checks.append(Check("duration", float(n), float(MIN_FRAMES), n >= MIN_FRAMES))
-    frac = float(tracked.sum()) / n if n else 0.0
-    q.checks.append(Check("tracking", frac, MIN_TRACKED_FRACTION, frac >= MIN_TRACKED_FRACTION))
-    h = _median(heights)
-    q.checks.append(
-        Check(
-            "person_size", h, MIN_PERSON_HEIGHT_PX, h is not None and h >= MIN_PERSON_HEIGHT_PX, h is not None
-        )
-    )
-    r = _median(ratios)
-    q.checks.append(
-        Check("camera_view", r, MIN_VIEW_RATIO, r is not None and r >= MIN_VIEW_RATIO, r is not None)
-    )
-    cycles = steps / 2.0
-    q.checks.append(Check("gait_cycles", cycles, MIN_GAIT_CYCLES, cycles >= MIN_GAIT_CYCLES))
-    q.checks.append(Check("track_jumps", float(jumps), float(MAX_TRACK_JUMPS), jumps <= MAX_TRACK_JUMPS))
-    if people is None:
-        q.checks.append(Check("several_people", None, MAX_MULTI_PERSON_FRACTION, True, False))
-    else:
-        pc = np.asarray(people)
-        multi = float((pc >= 2).sum()) / len(pc) if len(pc) else 0.0
-        q.checks.append(
-            Check("several_people", multi, MAX_MULTI_PERSON_FRACTION, multi <= MAX_MULTI_PERSON_FRACTION)
-        )
-    return q
-
-
-def verdict(q: Quality, window_probs: list[float], threshold: float) -> dict[str, Any]:
-    """Clip verdict: ``retake`` if the gate fails or no window was emitted, else mean prob vs threshold."""
-    reasons = [c.name for c in q.checks if not c.passed]
-    if not window_probs and "duration" not in reasons:
-        reasons.append("duration")
-    if reasons:
-        return {"verdict": "retake", "reasons": reasons, "referral_prob": None, "windows": len(window_probs)}
-    p = float(np.mean(np.asarray(window_probs, np.float32).astype(np.float64)))
-    return {
-        "verdict": "refer" if p >= threshold else "no-referral",
-        "reasons": [],
-        "referral_prob": p,
-        "windows": len(window_probs),
-    }
+from scoligait_edge.screen.quality import clip_verdict as verdict  # noqa: F401
 
 
 def clip_saliency(window_ends: list[int], saliency: np.ndarray, n_frames: int) -> np.ndarray:
-    """Overlap-add window saliency ``[N, 96, 238]`` onto the clip's frames, mean over cover, sum 1."""
-    acc = np.zeros((n_frames, saliency.shape[2]), np.float64)
-    cover = np.zeros((n_frames, 1), np.float64)
-    for e, m in zip(window_ends, saliency, strict=True):
-        s = e - saliency.shape[1]
-        acc[s:e] += m
-        cover[s:e] += 1
-    sal = acc / np.maximum(cover, 1)
-    sal /= max(sal.sum(), 1e-30)
-    return sal
+    """Overlap-add window saliency ``[N, 96, 238]`` onto the clip's frames (windows given by their end)."""
+    starts = [int(e) - saliency.shape[1] for e in window_ends]
+    return _clip_saliency(starts, saliency, n_frames)

@@ -79,7 +79,7 @@ def window_starts(n_frames: int, hop: int) -> list[int]:
 
 
 def clip_saliency(starts: list[int] | np.ndarray, saliency: np.ndarray, n_frames: int) -> np.ndarray:
-    """Overlap-add window saliency ``[N, 96, 238]`` onto the clip's frames (mean over cover, sums to 1)."""
+    """Overlap-add window saliency ``[N, 96, 238]`` onto the frames (mean over cover, sums to 1; float64)."""
     sal = np.asarray(saliency, np.float64)
     acc = np.zeros((n_frames, sal.shape[2]), np.float64)
     cover = np.zeros((n_frames, 1), np.float64)
@@ -87,4 +87,4 @@ def clip_saliency(starts: list[int] | np.ndarray, saliency: np.ndarray, n_frames
         acc[s : s + sal.shape[1]] += m
         cover[s : s + sal.shape[1]] += 1
     out = acc / np.maximum(cover, 1)
-    return (out / max(out.sum(), 1e-30)).astype(np.float32)
+    return out / max(out.sum(), 1e-30)

@@ -216,20 +216,21 @@ class Screener:
             km, mask = np.zeros((0, N_FEATURES), np.float32), np.zeros((0, N_FEATURES), bool)
         kmap_s = self.timing["kmap_s"] + (time.perf_counter() - t0)
         probs = [w.referral_prob for w in self.windows]
-        reasons = q.reasons()
-        if not self.windows and not any(r["check"] == "duration" for r in reasons):
-            why, remedy = Q.WHY["duration"]
-            reasons.append({"check": "duration", "value": float(n), "threshold": float(WINDOW), "why": why,
-                            "remedy": remedy})  # fmt: skip
-        retake = bool(reasons)
-        prob = None if retake else float(np.mean(probs))
+        rule = Q.clip_verdict(q, probs, self.threshold)
+        reasons = {r["check"]: r for r in q.reasons()}
+        for name in rule["reasons"]:  # "duration" without a failed check: no window was emitted
+            if name not in reasons:
+                why, remedy = Q.WHY[name]
+                reasons[name] = {"check": name, "value": float(n), "threshold": float(WINDOW), "why": why,
+                                 "remedy": remedy}  # fmt: skip
+        retake = rule["verdict"] == "retake"
+        prob = rule["referral_prob"]
         cobb = None if retake else float(np.mean([w.cobb_angle for w in self.windows]))
         sal = None
         expl = None
         if self.windows:
-            sal = clip_saliency(
-                [w.start for w in self.windows], np.stack([w.saliency for w in self.windows]), n
-            )
+            starts = [w.start for w in self.windows]
+            sal = clip_saliency(starts, np.stack([w.saliency for w in self.windows]), n).astype(np.float32)
             expl = top_features(sal, top_k=5)
         total = pose_s + kmap_s + self.timing["model_s"]
         duration = n / FPS
@@ -238,8 +239,8 @@ class Screener:
             "schema_version": SCHEMA_VERSION,
             "source": {"path": None, "kind": "pose", "fps": source_fps, "frames": n, "size": None}
             | (source or {}),
-            "verdict": "retake" if retake else ("refer" if prob >= self.threshold else "no-referral"),
-            "reasons": reasons,
+            "verdict": rule["verdict"],
+            "reasons": list(reasons.values()),
             "referral_prob": prob,
             "threshold": self.threshold,
             "cobb_angle": {

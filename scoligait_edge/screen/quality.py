@@ -192,3 +192,19 @@ WHY = {
     ),
     "several_people": ("several people are in view", "film one child at a time, others out of the frame"),
 }
+
+
+def clip_verdict(q: Quality, window_probs: list[float], threshold: float) -> dict[str, Any]:
+    """The clip rule: ``retake`` if the gate fails or no window was emitted, else mean prob vs threshold."""
+    reasons = [c.name for c in q.checks if not c.passed]
+    if not window_probs and "duration" not in reasons:
+        reasons.append("duration")
+    if reasons:
+        return {"verdict": "retake", "reasons": reasons, "referral_prob": None, "windows": len(window_probs)}
+    p = float(np.mean(np.asarray(window_probs, np.float32).astype(np.float64)))
+    return {
+        "verdict": "refer" if p >= threshold else "no-referral",
+        "reasons": [],
+        "referral_prob": p,
+        "windows": len(window_probs),
+    }

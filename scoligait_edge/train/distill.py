@@ -137,7 +137,7 @@ def distillation_gaps(
     teacher: ScoliGaitModel, student: ScoliGaitModel, data: DataSource, split: str = "test", top_k: int = 10
 ) -> dict[str, float]:
     """Student vs teacher on ``split``: AUC drop, decision agreement, max |Δprob|, top-feature overlap."""
-    from scoligait_edge.models.explain import top_feature_indices
+    from scoligait_edge.kmap.saliency import top_feature_indices
     from scoligait_edge.train.evaluate import evaluate
 
     mt, ms = evaluate(teacher, data, split), evaluate(student, data, split)
