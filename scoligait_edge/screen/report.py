@@ -236,10 +236,13 @@ def _cobb(data: dict[str, Any], retake: bool) -> str:
     lines = [
         head,
         f"<p class='prob'>Estimated <strong>{_e(_fmt(cobb.get('estimate_deg'), 1))}°</strong>{_e(err)}</p>",
-        f"<p class='caveat'><strong>Not a measurement.</strong> {_e(_DEFAULT_CAVEAT)}",
+        "<p class='caveat'><strong>Not a measurement.</strong> ",
     ]
-    if caveat and caveat.strip() != _DEFAULT_CAVEAT:
-        lines.append(f"<br>{_e(caveat)}")
+    caveat = caveat.strip()
+    if "not a measurement" in caveat.lower():  # the pipeline's own caveat says it: show that one
+        lines.append(_e(caveat[:1].upper() + caveat[1:]))
+    else:
+        lines.append(_e(_DEFAULT_CAVEAT) + (f"<br>{_e(caveat)}" if caveat else ""))
     lines.append("</p></section>")
     return "".join(lines)
 
@@ -257,7 +260,7 @@ def _quality(data: dict[str, Any]) -> str:
     if checks:
         out.append(
             "<table><thead><tr><th>Check</th><th>Measured</th><th>Threshold</th><th>Result</th>"
-            "<th>Why it matters</th><th>Remedy</th></tr></thead><tbody>"
+            "<th>A failure means</th><th>Remedy</th></tr></thead><tbody>"
         )
         for c in checks:
             ok = bool(c.get("passed"))
