@@ -28,7 +28,7 @@ demo: setup lanes
 test-assets:
 	@test -f $(VTEST) || (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opencv-doc >/dev/null 2>&1) || echo "note: could not install opencv-doc; real-video tests will skip"
 
-test: setup test-assets lanes
+test: setup test-assets lanes browser
 	$(BIN)/python -m pytest tests -q
 
 test-fast: setup
