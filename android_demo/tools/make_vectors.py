@@ -820,6 +820,8 @@ def main(argv: list[str] | None = None) -> int:
             "max_track_jumps": R.MAX_TRACK_JUMPS,
             "jump_torsos": R.JUMP_TORSOS,
             "max_multi_person_fraction": R.MAX_MULTI_PERSON_FRACTION,
+            "min_progression": R.MIN_PROGRESSION,
+            "progression_frames": R.PROGRESSION_FRAMES,
         },
         "model": {"source": model_source, "threshold": threshold, "top_k": TOP_K}
         if model is not None

@@ -31,6 +31,11 @@ STEP_HYSTERESIS = 0.10  #: |y_right_ankle − y_left_ankle| / torso that counts 
 MAX_TRACK_JUMPS = 1  #: consecutive tracked frames whose mid-hip moves more than JUMP_TORSOS torsos
 JUMP_TORSOS = 1.0
 MAX_MULTI_PERSON_FRACTION = 0.25  #: frames where the pose source saw two or more people
+#: Walking toward / away from the camera changes the child's apparent size: |log(median torso of
+#: the last PROGRESSION_FRAMES tracked frames / of the first)| must reach this. Standing or walking
+#: on the spot stays ≤ 0.05 (pose jitter alone can fake ankle alternations, i.e. "gait cycles").
+MIN_PROGRESSION = 0.15
+PROGRESSION_FRAMES = 24
 
 CHECKS = (
     "frame_rate",
@@ -39,6 +44,7 @@ CHECKS = (
     "person_size",
     "camera_view",
     "gait_cycles",
+    "walking",
     "track_jumps",
     "several_people",
 )
@@ -106,6 +112,7 @@ def quality(pose: np.ndarray, source_fps: float, people: np.ndarray | None = Non
     tracked = obs[:, [5, 6, 11, 12]].all(axis=1)
     heights: list[float] = []
     ratios: list[float] = []
+    torsos: list[float] = []
     steps = 0
     state = 0
     jumps = 0
@@ -122,6 +129,7 @@ def quality(pose: np.ndarray, source_fps: float, people: np.ndarray | None = Non
         d = ms - mh
         torso = math.sqrt(d[0] * d[0] + d[1] * d[1])
         if torso > 0:
+            torsos.append(torso)
             ratios.append((abs(xy[5, 0] - xy[6, 0]) + abs(xy[11, 0] - xy[12, 0])) / (2.0 * torso))
             if obs[t, 15] and obs[t, 16]:
                 a = (xy[16, 1] - xy[15, 1]) / torso
@@ -154,6 +162,12 @@ def quality(pose: np.ndarray, source_fps: float, people: np.ndarray | None = Non
     )
     cycles = steps / 2.0
     q.checks.append(Check("gait_cycles", cycles, MIN_GAIT_CYCLES, cycles >= MIN_GAIT_CYCLES))
+    k = PROGRESSION_FRAMES
+    if len(torsos) >= 2 * k:
+        prog = abs(math.log(float(np.median(torsos[-k:])) / float(np.median(torsos[:k]))))
+        q.checks.append(Check("walking", prog, MIN_PROGRESSION, prog >= MIN_PROGRESSION))
+    else:
+        q.checks.append(Check("walking", None, MIN_PROGRESSION, False, False))
     q.checks.append(Check("track_jumps", float(jumps), float(MAX_TRACK_JUMPS), jumps <= MAX_TRACK_JUMPS))
     if people is None:
         q.checks.append(Check("several_people", None, MAX_MULTI_PERSON_FRACTION, True, False))
@@ -186,6 +200,10 @@ WHY = {
         "film from the front or back, the child walking toward or away from the camera",
     ),
     "gait_cycles": ("too few steps to measure gait", "film at least two full gait cycles (four steps)"),
+    "walking": (
+        "the child does not walk toward or away from the camera (standing, on the spot, or across)",
+        "let the child walk 5 m or more straight toward or away from the camera",
+    ),
     "track_jumps": (
         "the tracked person jumps between people",
         "film one child at a time, with nobody crossing the view",

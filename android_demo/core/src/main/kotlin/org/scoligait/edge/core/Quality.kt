@@ -1,6 +1,7 @@
 package org.scoligait.edge.core
 
 import kotlin.math.abs
+import kotlin.math.ln
 import kotlin.math.sqrt
 
 /**
@@ -27,6 +28,12 @@ data class QualityThresholds(
     val jumpTorsos: Double = 1.0,
     /** Largest fraction of frames where the pose source saw two or more people. */
     val maxMultiPersonFraction: Double = 0.25,
+    /**
+     * Walking toward / away changes the child's apparent size: |ln(median torso of the last
+     * [progressionFrames] tracked frames / of the first)| must reach this (standing stays ≤ 0.05).
+     */
+    val minProgression: Double = 0.15,
+    val progressionFrames: Int = 24,
     /** A joint counts as observed at this confidence (the knowledge map's threshold). */
     val minConfidence: Double = KmapConstants.MIN_CONFIDENCE,
 )
@@ -56,6 +63,7 @@ data class QualityCheck(
             "person_size" to "child size in the picture",
             "camera_view" to "camera view (front / back)",
             "gait_cycles" to "gait cycles",
+            "walking" to "walking toward / away",
             "track_jumps" to "one child, steady track",
             "several_people" to "one person in view",
         )
@@ -66,6 +74,7 @@ data class QualityCheck(
             "person_size" to "move closer or zoom in: the child should fill a good part of the picture height",
             "camera_view" to "turn the phone: film from the front or back, the child walking toward or away from the camera",
             "gait_cycles" to "let the child walk several steps at a normal pace (not standing still)",
+            "walking" to "let the child walk 5 m or more straight toward or away from the camera",
             "track_jumps" to "film one child at a time; keep other people out of the picture",
             "several_people" to "film one child at a time; keep other people out of the picture",
         )
@@ -110,6 +119,9 @@ class QualityGate(
     private val ratios = ArrayList<Double>()
     private var steps = 0
     private var footState = 0
+    private val firstTorsos = ArrayList<Double>()
+    private val lastTorsos = ArrayDeque<Double>()
+    private var nTorsos = 0
     private var jumps = 0
     private var prevHipX = Double.NaN
     private var prevHipY = Double.NaN
@@ -155,6 +167,10 @@ class QualityGate(
         val dy = msy - mhy
         val torso = sqrt(dx * dx + dy * dy)
         if (torso > 0) {
+            nTorsos++
+            if (firstTorsos.size < thresholds.progressionFrames) firstTorsos += torso
+            lastTorsos.addLast(torso)
+            if (lastTorsos.size > thresholds.progressionFrames) lastTorsos.removeFirst()
             ratios += (abs(x(5) - x(6)) + abs(x(11) - x(12))) / (2.0 * torso)
             if (ok[15] && ok[16]) {
                 val a = (y(16) - y(15)) / torso
@@ -191,6 +207,12 @@ class QualityGate(
         out += QualityCheck("camera_view", r, t.minViewRatio, r != null && r >= t.minViewRatio, r != null)
         val cycles = steps / 2.0
         out += QualityCheck("gait_cycles", cycles, t.minGaitCycles, cycles >= t.minGaitCycles)
+        if (nTorsos >= 2 * t.progressionFrames) {
+            val prog = abs(ln(median(lastTorsos.toList())!! / median(firstTorsos)!!))
+            out += QualityCheck("walking", prog, t.minProgression, prog >= t.minProgression)
+        } else {
+            out += QualityCheck("walking", null, t.minProgression, false, measured = false)
+        }
         out += QualityCheck("track_jumps", jumps.toDouble(), t.maxTrackJumps.toDouble(), jumps <= t.maxTrackJumps)
         if (peopleFrames == 0) {
             out += QualityCheck("several_people", null, t.maxMultiPersonFraction, true, measured = false)

@@ -22,6 +22,8 @@ class QualityTest {
         assertEquals(d("max_track_jumps"), t.maxTrackJumps.toDouble(), 0.0)
         assertEquals(d("jump_torsos"), t.jumpTorsos, 0.0)
         assertEquals(d("max_multi_person_fraction"), t.maxMultiPersonFraction, 0.0)
+        assertEquals(d("min_progression"), t.minProgression, 0.0)
+        assertEquals(d("progression_frames"), t.progressionFrames.toDouble(), 0.0)
     }
 
     @Test
