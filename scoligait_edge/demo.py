@@ -169,13 +169,13 @@ def _export_step(student: Any, target: str, out: Path, data_dir: Path) -> dict[s
         f"parity vs PyTorch on {parity.get('windows')} held-out windows ({parity.get('data', '')}):"
     )
     for name in ("kernels", "numerics", "kernel_gap"):
-        console.print(f"  {name:<10} {summary(parity[name])}")
+        console.print(f"  {name:<10} {summary(parity[name])}", markup=False)
     lanes = [verify_in_lane(bundle, lane) for lane in LANES]
     for r in lanes:
         result = "skipped" if r.get("passed") is None else ("PASS" if r["passed"] else "FAIL")
         cls = (r.get("cpu") or {}).get("device_class", "?")
         why = f": {r['skipped']}" if r.get("skipped") else ""
-        console.print(f"  verify in lane {r['lane']:<9} [{cls}] {result}{why}")
+        console.print(f"  verify in lane {r['lane']:<9} [{cls}] {result}{why}", markup=False)
     if any(r.get("passed") is False for r in lanes):
         raise ParityError(
             f"the demo's INT8 bundle fails its golden vectors in lane(s) "

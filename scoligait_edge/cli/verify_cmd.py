@@ -27,6 +27,7 @@ def verify_cmd(
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from scoligait_edge.errors import ParityError
@@ -39,7 +40,7 @@ def verify_cmd(
     names = lane_names(lane)
     console = Console(highlight=False, width=max(Console().width, 150))
     if device_info:
-        console.print(f"this machine: {device.describe()}")
+        console.print(f"this machine: {device.describe()}", markup=False)
     reports = []
     for name in names:
         with Console(stderr=True).status(f"verifying in lane {name}…"):
@@ -47,7 +48,7 @@ def verify_cmd(
         reports.append(rep)
         if "checks" in rep and len(names) == 1:
             for line in summary_lines(rep):
-                console.print(line)
+                console.print(line, markup=False)
     if len(names) > 1 or not reports[0].get("checks"):
         table = Table(title=f"verify {bundle}")
         for c in ("lane", "cpu class", "ran", "result", "max |Δlogit| vs expected", "why"):
@@ -58,12 +59,17 @@ def verify_cmd(
             result = "skipped" if r.get("passed") is None else ("PASS" if r["passed"] else "FAIL")
             why = r.get("skipped") or r.get("error") or "; ".join(r.get("failures", [])[:2])
             table.add_row(
-                r["lane"],
-                (r.get("cpu") or {}).get("device_class", "?"),
-                r.get("ran", ""),
-                result,
-                "" if gap is None else f"{gap:.3g}",
-                why or "",
+                *(
+                    escape(str(c))
+                    for c in (
+                        r["lane"],
+                        (r.get("cpu") or {}).get("device_class", "?"),
+                        r.get("ran", ""),
+                        result,
+                        "" if gap is None else f"{gap:.3g}",
+                        why or "",
+                    )
+                )
             )
         console.print(table)
     if json_out is not None:
