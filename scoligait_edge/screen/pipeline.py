@@ -233,7 +233,7 @@ class Screener:
             sal = clip_saliency(starts, np.stack([w.saliency for w in self.windows]), n).astype(np.float32)
             expl = top_features(sal, top_k=5)
         total = pose_s + kmap_s + self.timing["model_s"]
-        duration = n / FPS
+        duration = float((source or {}).get("duration_s") or n / FPS)  # of the whole input
         data = {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,

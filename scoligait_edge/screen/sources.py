@@ -104,6 +104,7 @@ def screen_video(
         "segments": len(clips),
         "detection_rate": meta.get("detection_rate"),
         "start_s": meta.get("start_s"),
+        "duration_s": (meta.get("source_frames") or 0) / float(meta.get("source_fps") or 30.0) or None,
     }
     return screener.finish(src, source_fps=float(meta.get("source_fps") or 30.0), pose_s=pose_s)
 
