@@ -185,3 +185,32 @@ def test_vtest_pedestrians_are_retake(screener: Screener) -> None:
     failed = {r["check"] for r in res.data["reasons"]}
     assert "frame_rate" in failed  # vtest.avi is 10 fps
     assert res.data["source"]["kind"] == "video" and res.data["timing"]["pose_s"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.video
+def test_frames_only_on_request(screener: Screener, tmp_path: Path) -> None:
+    """Reports carry video pixels only with include_frames (a short re-encode of vtest.avi)."""
+    if not VTEST.is_file():
+        pytest.skip(f"{VTEST} is absent (Debian package opencv-doc)")
+    import cv2
+
+    from scoligait_edge.screen.sources import screen_video
+
+    cap, src = cv2.VideoCapture(str(VTEST)), tmp_path / "walk.avi"
+    w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
+    for _ in range(200):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        w.write(frame)
+    w.release()
+    cap.release()
+    plain = screen_video(src, screener, progress=False)
+    assert plain.frames is None
+    html = plain.save(tmp_path / "plain") / "report.html"
+    assert "image/jpeg" not in html.read_text()
+    shown = screen_video(src, screener, progress=False, include_frames=True)
+    assert shown.frames and all(f.shape[1] == 320 and f.shape[2] == 3 for f in shown.frames.values())
+    html = shown.save(tmp_path / "shown", include_frames=True) / "report.html"
+    assert "image/jpeg" in html.read_text()

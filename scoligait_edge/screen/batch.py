@@ -107,7 +107,7 @@ def run_batch(
             except (OSError, json.JSONDecodeError, AttributeError):
                 pass  # unreadable old result: screen again
         try:
-            res = screen_one(item, screener, **kw)
+            res = screen_one(item, screener, include_frames=include_frames, **kw)
             res.save(d, force=True, include_frames=include_frames)
             rows.append(_row(item, d, res.data, seconds=time.perf_counter() - t0))
         except ScoliGaitError as e:

@@ -76,7 +76,12 @@ def screen_clip(path_or_clip: Any, screener: Screener) -> ScreenResult:
 
 
 def screen_video(
-    path: str | Path, screener: Screener, *, progress: bool = True, **pose_kw: Any
+    path: str | Path,
+    screener: Screener,
+    *,
+    progress: bool = True,
+    include_frames: bool = False,
+    **pose_kw: Any,
 ) -> ScreenResult:
     """Screen a video file: offline pose (VIDEO mode, 30 Hz, silhouettes), then the streaming model path.
 
@@ -106,7 +111,46 @@ def screen_video(
         "start_s": meta.get("start_s"),
         "duration_s": (meta.get("source_frames") or 0) / float(meta.get("source_fps") or 30.0) or None,
     }
-    return screener.finish(src, source_fps=float(meta.get("source_fps") or 30.0), pose_s=pose_s)
+    res = screener.finish(src, source_fps=float(meta.get("source_fps") or 30.0), pose_s=pose_s)
+    if include_frames:  # opt-in only: children's faces stay out of reports by default
+        res.frames = grab_frames(
+            path, res, float(meta.get("start_s") or 0.0), float(meta.get("source_fps") or 30.0)
+        )
+    return res
+
+
+def grab_frames(
+    path: str | Path, res: ScreenResult, start_s: float, source_fps: float, n: int = 8, width: int = 320
+) -> dict[int, Any]:
+    """RGB thumbnails (``width`` px wide) at the top features' spans and evenly over the clip.
+
+    Keys are the clip's 30 Hz frame indices (as in ``result.pose``).
+    """
+    import cv2
+    import numpy as np
+
+    T = len(res.pose)
+    picks: list[int] = []
+    for rows in (res.data.get("explanation") or {}).values():
+        if rows:
+            s, e = rows[0]["frames"]
+            picks.append((s + e) // 2)
+    picks += [int(t) for t in np.linspace(0, max(T - 1, 0), n)]
+    picks = sorted(set(p for p in picks if 0 <= p < T))[:n]
+    cap = cv2.VideoCapture(str(path))
+    out: dict[int, Any] = {}
+    try:
+        for t in picks:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, round((start_s + t / 30.0) * source_fps))
+            ok, bgr = cap.read()
+            if not ok:
+                continue
+            h, w = bgr.shape[:2]
+            small = cv2.resize(bgr, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+            out[t] = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+    return out
 
 
 def screen_live(source: int | str, screener: Screener, *, max_frames: int | None = None) -> ScreenResult:
@@ -127,9 +171,11 @@ def screen_live(source: int | str, screener: Screener, *, max_frames: int | None
 def screen_one(item: str | int, screener: Screener, **kw: Any) -> ScreenResult:
     if isinstance(item, int) or "://" in str(item):
         return screen_live(item, screener, max_frames=kw.get("max_frames"))
+    if kw.get("max_frames") is None:
+        kw.pop("max_frames", None)
     if Path(item).suffix.lower() in POSE_SUFFIXES:
-        return screen_clip(item, screener)
-    return screen_video(item, screener, **kw)
+        return screen_clip(item, screener)  # a pose clip has no pixels to include
+    return screen_video(item, screener, **kw)  # include_frames / pose options
 
 
 def screen(
