@@ -140,6 +140,7 @@ class Screener:
         self._has_people = False
         self.windows: list[WindowResult] = []
         self.timing = {"kmap_s": 0.0, "model_s": 0.0}
+        self.frame_ms: deque[float] = deque(maxlen=4 * self.hop)  #: live: recent per-frame latency
 
     def push(
         self, frame: np.ndarray, silhouette: np.ndarray | None = None, people: int | None = None

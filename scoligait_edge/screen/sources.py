@@ -158,11 +158,14 @@ def screen_live(source: int | str, screener: Screener, *, max_frames: int | None
     from scoligait_edge.pose.stream import PoseStream
 
     screener.reset()
-    t0 = time.perf_counter()
+    t0 = last = time.perf_counter()
     n = 0
     for frame in PoseStream(source, max_frames=max_frames):
         screener.push(frame)
         n += 1
+        now = time.perf_counter()
+        screener.frame_ms.append(1000.0 * (now - last))  # capture + pose + map + model, per frame
+        last = now
     elapsed = time.perf_counter() - t0
     src = {"path": str(source), "kind": "camera", "fps": 30.0, "frames": n, "size": None}
     return screener.finish(src, source_fps=30.0, pose_s=max(0.0, elapsed - sum(screener.timing.values())))
