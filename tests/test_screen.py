@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -214,3 +215,34 @@ def test_frames_only_on_request(screener: Screener, tmp_path: Path) -> None:
     assert shown.frames and all(f.shape[1] == 320 and f.shape[2] == 3 for f in shown.frames.values())
     html = shown.save(tmp_path / "shown", include_frames=True) / "report.html"
     assert "image/jpeg" in html.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.video
+def test_live_stream_url_prints_windows(bundle: Path, tmp_path: Path) -> None:
+    """LIVE_STREAM through a stream URL (file:// here; rtsp/http the same way): per-window lines."""
+    if not VTEST.is_file():
+        pytest.skip(f"{VTEST} is absent (Debian package opencv-doc)")
+    exe = Path(sys.executable).with_name("scoligait-edge")
+    url = f"file://{VTEST}"
+    res = subprocess.run(
+        [
+            str(exe),
+            "screen",
+            url,
+            "--bundle",
+            str(bundle),
+            "--out",
+            str(tmp_path / "o"),
+            "--max-frames",
+            "60",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "250"},  # no line wrapping by rich
+    )
+    assert res.returncode == 0, res.stderr[-500:]
+    assert "window 0-96: p(refer)" in res.stderr and "ms per 30 Hz frame" in res.stderr
+    data = json.loads(next((tmp_path / "o").glob("*/result.json")).read_text())
+    assert data["source"]["kind"] == "camera" and data["source"]["fps"] == pytest.approx(10.0)
+    assert data["verdict"] == "retake" and "frame_rate" in {r["check"] for r in data["reasons"]}

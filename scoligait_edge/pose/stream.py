@@ -71,7 +71,8 @@ class PoseStream:
 
     @property
     def is_camera(self) -> bool:
-        return isinstance(self.source, int)
+        """A camera index or a stream URL (rtsp://, http://, file://): frames are read as they come."""
+        return isinstance(self.source, int) or "://" in str(self.source)
 
     @property
     def detection_rate(self) -> float:
@@ -95,7 +96,8 @@ class PoseStream:
                 for idx, frame in source:
                     if self.max_frames is not None and idx >= self.max_frames:
                         break
-                    t = (time.monotonic() - t_start) if self.is_camera else idx / info.fps
+                    # a camera: wall clock; a stream URL or file: its frame rate (reads may outpace it)
+                    t = (time.monotonic() - t_start) if isinstance(self.source, int) else idx / info.fps
                     fp = poser.process(frame, idx, t)
                     self.processed_frames += 1
                     self.detected_frames += int(fp.detected)
@@ -120,16 +122,21 @@ class PoseStream:
             prev = fp
 
 
-def _open_camera(index: int) -> tuple[Any, VideoInfo]:
+def _open_camera(index: int | str) -> tuple[Any, VideoInfo]:
     import cv2
 
-    cap = _capture(cv2, int(index))
+    url = isinstance(index, str) and "://" in index
+    cap = _capture(cv2, index if url else int(index))
     if not cap.isOpened():
         cap.release()
+        if url:
+            raise InputFileError(
+                f"stream {index}: could not be opened", "check the URL and that OpenCV reads it"
+            )
         raise InputFileError(f"camera {index}: could not be opened", "check the camera index and permissions")
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     info = VideoInfo(
-        path=f"camera:{index}",
+        path=str(index) if url else f"camera:{index}",
         fps=fps if 0 < fps <= 240 else TARGET_FPS,
         frame_count=0,
         width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,24 @@ def expand(source: str | Path | int | list[Any]) -> list[str | int]:
     return [s]
 
 
-def screen_clip(path_or_clip: Any, screener: Screener) -> ScreenResult:
-    """Screen a pose clip (``.npz`` / Scoliosis1K ``.pkl`` path, or a :class:`~scoligait_edge.pose.Clip`)."""
+@dataclass
+class PoseStage:
+    """What the pose stage hands the model stage: the 30 Hz arrays and the source description.
+
+    ``screen_clip`` / ``screen_video`` are ``screen_stage(clip_stage(…) / video_stage(…))``; the
+    fleet path (:mod:`scoligait_edge.screen.fleet`) runs the two halves on different Ray workers.
+    """
+
+    pose: Any  #: [T, 17, 3] float32, COCO-17 pixels + confidence at 30 Hz
+    silhouettes: Any  #: [T, 64, 44] uint8, or None
+    people: Any  #: people seen per frame [T], or None
+    source: dict[str, Any]
+    source_fps: float
+    pose_s: float = 0.0
+
+
+def clip_stage(path_or_clip: Any) -> PoseStage:
+    """The pose stage of a pose clip (``.npz`` / ``.pkl`` path or a :class:`~scoligait_edge.pose.Clip`)."""
     from scoligait_edge.pose import read_clip
     from scoligait_edge.pose.video import resample_pose, resample_times
 
@@ -67,12 +84,48 @@ def screen_clip(path_or_clip: Any, screener: Screener) -> ScreenResult:
         times = np.arange(len(pose)) / clip.fps
         pose = resample_pose(times, pose, resample_times(len(pose), clip.fps))
         sil, people = None, None
-    screener.reset()
-    for t in range(len(pose)):
-        screener.push(pose[t], None if sil is None else sil[t], None if people is None else people[t])
     path = str(path_or_clip) if isinstance(path_or_clip, (str, Path)) else None
     src = {"path": path, "kind": "pose", "fps": src_fps, "frames": len(pose), "size": None}
-    return screener.finish(src, source_fps=src_fps)
+    return PoseStage(pose, sil, people, src, src_fps)
+
+
+def screen_stage(stage: PoseStage, screener: Screener) -> ScreenResult:
+    """The model stage: stream the frames through ``screener`` (knowledge map, bundle windows, gate)."""
+    screener.reset()
+    sil, people = stage.silhouettes, stage.people
+    for t in range(len(stage.pose)):
+        screener.push(stage.pose[t], None if sil is None else sil[t], None if people is None else people[t])
+    return screener.finish(stage.source, source_fps=stage.source_fps, pose_s=stage.pose_s)
+
+
+def screen_clip(path_or_clip: Any, screener: Screener) -> ScreenResult:
+    """Screen a pose clip (``.npz`` / Scoliosis1K ``.pkl`` path, or a :class:`~scoligait_edge.pose.Clip`)."""
+    return screen_stage(clip_stage(path_or_clip), screener)
+
+
+def video_stage(path: str | Path, *, progress: bool = True, **pose_kw: Any) -> PoseStage:
+    """The pose stage of a video: offline pose (VIDEO mode, 30 Hz, silhouettes), longest segment."""
+    from scoligait_edge.pose.video import extract_pose
+
+    t0 = time.perf_counter()
+    clips = extract_pose(path, progress=progress, **pose_kw)
+    pose_s = time.perf_counter() - t0
+    clip = max(clips, key=lambda c: len(c.pose))
+    meta = clip.metadata
+    src = {
+        "path": str(path),
+        "kind": "video",
+        "fps": meta.get("source_fps"),
+        "frames": len(clip.pose),
+        "size": meta.get("source_size"),
+        "segments": len(clips),
+        "detection_rate": meta.get("detection_rate"),
+        "start_s": meta.get("start_s"),
+        "duration_s": (meta.get("source_frames") or 0) / float(meta.get("source_fps") or 30.0) or None,
+    }
+    sil = clip.silhouettes
+    return PoseStage(clip.pose, sil, meta.get("people") or None, src, float(meta.get("source_fps") or 30.0),
+                     pose_s)  # fmt: skip
 
 
 def screen_video(
@@ -88,34 +141,10 @@ def screen_video(
     When the walker is lost for long, the pose splits into segments; the longest is screened and
     the result says how many there were.
     """
-    from scoligait_edge.pose.video import extract_pose
-
-    t0 = time.perf_counter()
-    clips = extract_pose(path, progress=progress, **pose_kw)
-    pose_s = time.perf_counter() - t0
-    clip = max(clips, key=lambda c: len(c.pose))
-    meta = clip.metadata
-    screener.reset()
-    people = meta.get("people")
-    for t in range(len(clip.pose)):
-        screener.push(clip.pose[t], clip.silhouettes[t] if clip.silhouettes is not None else None,
-                      people[t] if people else None)  # fmt: skip
-    src = {
-        "path": str(path),
-        "kind": "video",
-        "fps": meta.get("source_fps"),
-        "frames": len(clip.pose),
-        "size": meta.get("source_size"),
-        "segments": len(clips),
-        "detection_rate": meta.get("detection_rate"),
-        "start_s": meta.get("start_s"),
-        "duration_s": (meta.get("source_frames") or 0) / float(meta.get("source_fps") or 30.0) or None,
-    }
-    res = screener.finish(src, source_fps=float(meta.get("source_fps") or 30.0), pose_s=pose_s)
+    stage = video_stage(path, progress=progress, **pose_kw)
+    res = screen_stage(stage, screener)
     if include_frames:  # opt-in only: children's faces stay out of reports by default
-        res.frames = grab_frames(
-            path, res, float(meta.get("start_s") or 0.0), float(meta.get("source_fps") or 30.0)
-        )
+        res.frames = grab_frames(path, res, float(stage.source.get("start_s") or 0.0), stage.source_fps)
     return res
 
 
@@ -160,15 +189,36 @@ def screen_live(source: int | str, screener: Screener, *, max_frames: int | None
     screener.reset()
     t0 = last = time.perf_counter()
     n = 0
-    for frame in PoseStream(source, max_frames=max_frames):
+    stream = PoseStream(source, max_frames=max_frames)
+    for frame in stream:
         screener.push(frame)
         n += 1
         now = time.perf_counter()
         screener.frame_ms.append(1000.0 * (now - last))  # capture + pose + map + model, per frame
         last = now
     elapsed = time.perf_counter() - t0
-    src = {"path": str(source), "kind": "camera", "fps": 30.0, "frames": n, "size": None}
-    return screener.finish(src, source_fps=30.0, pose_s=max(0.0, elapsed - sum(screener.timing.values())))
+    fps = float(stream.info.fps) if stream.info is not None else 30.0
+    size = [stream.info.width, stream.info.height] if stream.info is not None else None
+    src = {
+        "path": str(source),
+        "kind": "camera",
+        "fps": fps,
+        "frames": n,
+        "size": size,
+        "duration_s": elapsed,
+    }
+    return screener.finish(src, source_fps=fps, pose_s=max(0.0, elapsed - sum(screener.timing.values())))
+
+
+def is_pose_file(item: str | Path) -> bool:
+    return Path(item).suffix.lower() in POSE_SUFFIXES
+
+
+def pose_stage(item: str | Path, **pose_kw: Any) -> PoseStage:
+    """The pose stage of one file input (a pose clip or a video), as :func:`screen_one` runs it."""
+    if pose_kw.get("max_frames") is None:
+        pose_kw.pop("max_frames", None)
+    return clip_stage(item) if is_pose_file(item) else video_stage(item, **pose_kw)
 
 
 def screen_one(item: str | int, screener: Screener, **kw: Any) -> ScreenResult:
@@ -176,7 +226,7 @@ def screen_one(item: str | int, screener: Screener, **kw: Any) -> ScreenResult:
         return screen_live(item, screener, max_frames=kw.get("max_frames"))
     if kw.get("max_frames") is None:
         kw.pop("max_frames", None)
-    if Path(item).suffix.lower() in POSE_SUFFIXES:
+    if is_pose_file(item):
         return screen_clip(item, screener)  # a pose clip has no pixels to include
     return screen_video(item, screener, **kw)  # include_frames / pose options
 
