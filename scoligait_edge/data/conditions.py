@@ -58,19 +58,6 @@ from scoligait_edge.data.synth import (
 )
 from scoligait_edge.errors import DatasetError
 
-#: Gate checks (the names ``screen.quality`` / ``reference_rules`` report).
-CHECKS = (
-    "frame_rate",
-    "duration",
-    "tracking",
-    "person_size",
-    "camera_view",
-    "gait_cycles",
-    "walking",
-    "track_jumps",
-    "several_people",
-)
-
 #: condition name -> one-line description (what is filmed, and what the gate must answer).
 CONDITIONS: dict[str, str] = {
     "ok": "protocol clip: synth view 000/180, child walks toward/away from the camera — nothing fails",
