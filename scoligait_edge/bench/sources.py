@@ -546,14 +546,25 @@ def e2e_case(student_case: Case | None, with_pose: Case | None = None) -> Case:
     )
 
 
-def pipeline_cases(model_rows: list[Case], quick: bool, only: set[str] | None = None) -> list[Case]:
+def pipeline_cases(
+    model_rows: list[Case], quick: bool, only: set[str] | None = None, screen: bool | None = None
+) -> list[Case]:
     """Pose, kmap and end-to-end rows (the e2e row uses ONNX INT8 if present, else the FP32 student).
 
+    ``screen`` (default: the full run, not ``--quick``) adds the ``screen`` per-stage and
+    device-footprint rows of :mod:`scoligait_edge.bench.screen_rows` (not gate rows).
     ``only``: just the pipeline rows with these ids (none wanted: no stage is even built).
     """
     if only is not None:
         wanted = {c for c in only if c.startswith("pipeline/")}
-        return [c for c in pipeline_cases(model_rows, quick) if c.id in wanted] if wanted else []
+        if not wanted:
+            return []
+        from scoligait_edge.bench.screen_rows import SCREEN_ROW_IDS, screen_cases
+
+        core = [c for c in pipeline_cases(model_rows, quick, screen=False) if c.id in wanted]
+        if wanted & set(SCREEN_ROW_IDS):
+            core += screen_cases(next((c for c in model_rows if c.id == "student/onnx/int8"), None), wanted)
+        return core
     pref = ("student/onnx/int8", "student/openvino/int8", "student/onnx/fp32", "student/pytorch/fp32")
     by = {c.id: c for c in model_rows}
     student = next((by[k] for k in pref if k in by and by[k].runnable), None)
@@ -570,4 +581,8 @@ def pipeline_cases(model_rows: list[Case], quick: bool, only: set[str] | None = 
                 pose.reason or "pose unavailable",
             )
         )
+    if (not quick) if screen is None else screen:
+        from scoligait_edge.bench.screen_rows import screen_cases
+
+        cases += screen_cases(by.get("student/onnx/int8"))
     return cases

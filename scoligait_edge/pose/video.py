@@ -40,6 +40,19 @@ BBOX_MIN_VISIBILITY = 0.3
 REACQUIRE_AFTER = 5
 #: ``--crop``: ``auto`` localises small people and landmarks a window around them; ``off``: full frame.
 CROP_MODES = ("auto", "off")
+#: ``crop="auto"``: the landmarker that follows the person's window tracks this many poses. With
+#: ``num_poses`` (4) above the people in view, MediaPipe re-runs its person detector on every frame;
+#: with one pose it runs it only when its track is lost (on the window: 34 → 23 ms median per frame,
+#: docs/bench.md). Every :data:`CENSUS_PERIOD_S` of following, a ``num_poses`` landmarker also sees
+#: the window, only to count the people in it (the count is held until the next one); proposal
+#: windows use it too. Measured alternatives (docs/bench.md): using the census's poses for tracking
+#: on census frames cost 2–4 points of detection rate on the 1080p vtest video; following with the
+#: ``num_poses`` landmarker while it sees several people counted even fewer of them.
+CROP_TRACK_POSES = 1
+CENSUS_PERIOD_S = 1 / 3
+#: While the window follows a tracked person the motion model (MOG2) is updated only every this
+#: many frames: its proposals are needed only once the track is lost (then it runs every frame).
+MOTION_EVERY_WHILE_FOLLOWING = 5
 
 
 @dataclass(frozen=True)
@@ -430,7 +443,11 @@ class FramePoser:
     square window ≈ 1.8 person heights around them; when the full frame finds nobody, an
     OpenCV person proposal (MOG2 motion blob or HOG person) gives the window to try. When
     the person is large, or nothing is proposed, the full frame is used exactly as with
-    ``crop="off"``. Landmarks are mapped back to full-frame pixels.
+    ``crop="off"``. Landmarks are mapped back to full-frame pixels. While following, the window's
+    landmarker tracks :data:`CROP_TRACK_POSES` pose(s) (MediaPipe's detector then runs only when
+    that track is lost), a ``num_poses`` landmarker counts the people in the window every
+    :data:`CENSUS_PERIOD_S`, and the motion model is updated every
+    :data:`MOTION_EVERY_WHILE_FOLLOWING`-th frame.
     """
 
     def __init__(
@@ -453,7 +470,10 @@ class FramePoser:
         self.tracker = PersonTracker()
         with quiet_native_logs():
             self._landmarker = create_landmarker(self.thresholds, num_poses, bundle)
-        self._crop_landmarker: Any = None
+        self._window_lms: dict[int, Any] = {}  # window landmarkers by num_poses (see _window_lm)
+        self._census_t = -math.inf  # when the people in the following window were last counted (s)
+        self._census_people = 0  # people that count saw (held until the next one)
+        self._since_observe = 0  # frames since the motion model last saw one
         self._locator = PersonLocator()
         self._follower = CropFollower()
         self._crop_misses = 0
@@ -464,8 +484,8 @@ class FramePoser:
 
     def close(self) -> None:
         self._landmarker.close()
-        if self._crop_landmarker is not None:
-            self._crop_landmarker.close()
+        for lm in self._window_lms.values():
+            lm.close()
 
     def __enter__(self) -> FramePoser:
         return self
@@ -487,11 +507,22 @@ class FramePoser:
 
     def _process_auto(self, frame: np.ndarray, index: int, time_s: float, ts: int) -> FramePose:
         self._frame_shape = frame.shape[:2]
-        self._locator.observe(frame)
         window = self._follower.window(frame.shape)
+        if window is None or self._since_observe + 1 >= MOTION_EVERY_WHILE_FOLLOWING:
+            self._locator.observe(frame)
+            self._since_observe = 0
+        else:
+            self._since_observe += 1
         if window is not None:  # following a small person
-            people, masks = self._landmark(self._crop_lm(), window.crop(frame), ts, window.offset)
-            fp = self._track(index, time_s, people, masks, window)
+            crop, track_lm, census_lm = window.crop(frame), self._window_lm(), self._window_lm(census=True)
+            people, masks = self._landmark(track_lm, crop, ts, window.offset)
+            if census_lm is track_lm:  # num_poses == CROP_TRACK_POSES: every frame counts itself
+                self._census_people = len(people)
+            elif time_s - self._census_t >= CENSUS_PERIOD_S - 1e-6:  # count the people in the window
+                self._census_people = len(self._landmark(census_lm, crop, ts, window.offset)[0])
+                self._census_t = time_s
+            seen = max(len(people), self._census_people)
+            fp = self._track(index, time_s, people, masks, window, n_people=seen)
             if fp.detected:
                 self._crop_misses = 0
                 self._follower.follow(fp.bbox, frame.shape)
@@ -499,13 +530,17 @@ class FramePoser:
                 self._crop_misses += 1
                 if self._crop_misses > REACQUIRE_AFTER:  # lost: search the full frame again
                     self._follower.reset()
+            if not self._follower.active:
+                self._census_t, self._census_people = -math.inf, 0
             return fp
         people, masks = self._landmark(self._landmarker, frame, ts, (0, 0))
         if not people:  # nobody in the full frame: try a crop around a person proposal
             prop = self._locator.propose(frame, index, near=self.tracker.last_box)
             window = proposal_window(prop, frame.shape) if prop is not None else None
             if window is not None:
-                people, masks = self._landmark(self._crop_lm(), window.crop(frame), ts, window.offset)
+                people, masks = self._landmark(
+                    self._window_lm(census=True), window.crop(frame), ts, window.offset
+                )
                 if not people:
                     self._locator.reject(prop.box, index)
         fp = self._track(index, time_s, people, masks, window)
@@ -514,11 +549,14 @@ class FramePoser:
             self._follower.follow(fp.bbox, frame.shape)
         return fp
 
-    def _crop_lm(self) -> Any:
-        if self._crop_landmarker is None:
+    def _window_lm(self, census: bool = False) -> Any:
+        """A window landmarker: ``num_poses`` poses for a census / proposal window, else the
+        following one (:data:`CROP_TRACK_POSES`, at most ``num_poses``); made on first use."""
+        n = self.num_poses if census else min(self.num_poses, max(1, CROP_TRACK_POSES))
+        if n not in self._window_lms:
             with quiet_native_logs():
-                self._crop_landmarker = create_landmarker(self.thresholds, self.num_poses, self.bundle)
-        return self._crop_landmarker
+                self._window_lms[n] = create_landmarker(self.thresholds, n, self.bundle)
+        return self._window_lms[n]
 
     # -- shared steps -----------------------------------------------------------------
 
@@ -551,8 +589,11 @@ class FramePoser:
         people: list[np.ndarray],
         masks: list[Any],
         window: Any = None,
+        n_people: int | None = None,
     ) -> FramePose:
+        """The tracked person's :class:`FramePose`; ``n_people``: people seen (default ``len(people)``)."""
         boxes = [pose_bbox(p) for p in people]
+        seen = len(people) if n_people is None else int(n_people)
         k = self.tracker.choose(boxes, index, time_s)
         if k is None:
             nan17 = np.full((17, 3), np.nan, dtype=np.float32)
@@ -560,7 +601,7 @@ class FramePoser:
             nan4 = np.full((4, 3), np.nan, dtype=np.float32)
             nan4[:, 2] = 0.0
             return FramePose(
-                index, time_s, nan17, nan4, np.zeros((SIL_H, SIL_W), np.uint8), False, len(people), None
+                index, time_s, nan17, nan4, np.zeros((SIL_H, SIL_W), np.uint8), False, seen, None
             )
         if window is not None:
             self.crop_frames += 1
@@ -577,7 +618,7 @@ class FramePoser:
             extra,
             sil,
             True,
-            len(people),
+            seen,
             boxes[k],
             window.as_tuple() if window is not None else None,
         )
