@@ -69,6 +69,30 @@ def _row(item: Any, out: Path, data: dict[str, Any] | None, error: str = "", sec
     }
 
 
+SKIPPED = "skipped (already screened)"
+#: What one bad input may raise: it becomes that input's row, never the end of the batch.
+INPUT_ERRORS = (ScoliGaitError, OSError, ValueError, RuntimeError, MemoryError)
+
+
+def error_line(e: BaseException) -> str:
+    """The one-line error a results row carries."""
+    if isinstance(e, ScoliGaitError):
+        return e.line()
+    return f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+
+
+def previous_result(d: Path, sha: str | None) -> dict[str, Any] | None:
+    """``d/result.json`` when it was made with the bundle of manifest sha256 ``sha`` (resume), else None."""
+    prev = d / "result.json"
+    if not sha or not prev.is_file():
+        return None
+    try:
+        data = json.loads(prev.read_text())
+        return data if data.get("bundle", {}).get("manifest_sha256") == sha else None
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None  # unreadable old result: screen again
+
+
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(COLUMNS))
@@ -93,28 +117,20 @@ def run_batch(
     rows: list[dict[str, Any]] = []
     for item, name in zip(items, out_names(items), strict=True):
         d = out_dir / name
-        prev = d / "result.json"
         t0 = time.perf_counter()
-        if prev.is_file() and not force:
-            try:
-                data = json.loads(prev.read_text())
-                if data.get("bundle", {}).get("manifest_sha256") == sha and sha:
-                    rows.append(_row(item, d, data) | {"status": "skipped (already screened)"})
-                    write_csv(rows, out_dir / "results.csv")
-                    if on_result:
-                        on_result(rows[-1])
-                    continue
-            except (OSError, json.JSONDecodeError, AttributeError):
-                pass  # unreadable old result: screen again
+        data = None if force else previous_result(d, sha)
+        if data is not None:
+            rows.append(_row(item, d, data) | {"status": SKIPPED})
+            write_csv(rows, out_dir / "results.csv")
+            if on_result:
+                on_result(rows[-1])
+            continue
         try:
             res = screen_one(item, screener, include_frames=include_frames, **kw)
             res.save(d, force=True, include_frames=include_frames)
             rows.append(_row(item, d, res.data, seconds=time.perf_counter() - t0))
-        except ScoliGaitError as e:
-            rows.append(_row(item, d, None, e.line(), time.perf_counter() - t0))
-        except (OSError, ValueError, RuntimeError, MemoryError) as e:  # a broken file, never the batch
-            rows.append(_row(item, d, None, f"{type(e).__name__}: {' '.join(str(e).split())[:200]}",
-                             time.perf_counter() - t0))  # fmt: skip
+        except INPUT_ERRORS as e:  # a broken file, never the batch
+            rows.append(_row(item, d, None, error_line(e), time.perf_counter() - t0))
         write_csv(rows, out_dir / "results.csv")
         if on_result:
             on_result(rows[-1])
