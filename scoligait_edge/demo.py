@@ -45,7 +45,7 @@ def run_demo(
     from scoligait_edge.data.synth import make_dataset
     from scoligait_edge.kmap.render import save_heatmap
     from scoligait_edge.models import load_default_student
-    from scoligait_edge.models.explain import clip_inputs, explain_clip
+    from scoligait_edge.screen.explain import clip_inputs, explain_clip
 
     out = Path(out)
     if out.exists():

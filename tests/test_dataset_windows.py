@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from scoligait_edge.data.synth import make_dataset
-from scoligait_edge.data.text import PROMPTS, describe_batch
 from scoligait_edge.data.windows import WindowSet, clip_windows, load_windows
 from scoligait_edge.errors import DatasetError, InputFileError
 from scoligait_edge.kmap import StreamingKnowledgeMap, knowledge_map
 from scoligait_edge.pose import Clip, load_clip
+from scoligait_edge.prompts import PROMPTS, describe_batch
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from scoligait_edge.errors import ShapeError
 from scoligait_edge.kmap.catalog import CATALOG, DOMAINS
 from scoligait_edge.kmap.saliency import time_span, top_features, window_starts
 from scoligait_edge.models import Student, student_config
-from scoligait_edge.models.explain import explain_clip
+from scoligait_edge.screen.explain import explain_clip
 
 
 def test_time_span_is_the_run_around_the_peak():
@@ -70,7 +70,7 @@ def test_explain_clip_file_uses_dataset_windows(frames):
     """Short clips are start-padded like the dataset windows; saliency covers only real frames."""
     from scoligait_edge.data.synth import SynthConfig, sample_subject, simulate_clip
     from scoligait_edge.data.windows import clip_windows
-    from scoligait_edge.models.explain import explain_clip_file
+    from scoligait_edge.screen.explain import explain_clip_file
 
     cfg = SynthConfig(frames=frames)
     clip = simulate_clip(sample_subject(0, 1, cfg), 0, 0, cfg)
@@ -91,8 +91,8 @@ def test_explain_clip_file_uses_dataset_windows(frames):
 
 def test_clip_inputs_feed_explain_clip():
     from scoligait_edge.data.synth import SynthConfig, sample_subject, simulate_clip
-    from scoligait_edge.data.text import describe
-    from scoligait_edge.models.explain import clip_inputs
+    from scoligait_edge.prompts import describe
+    from scoligait_edge.screen.explain import clip_inputs
 
     cfg = SynthConfig(frames=150)
     clip = simulate_clip(sample_subject(0, 2, cfg), 0, 0, cfg)

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from scoligait_edge.cli import main
-from scoligait_edge.data.text import PROMPTS
 from scoligait_edge.models import Student, save_model, student_config
+from scoligait_edge.prompts import PROMPTS
 
 torch.set_num_threads(1)
 

@@ -59,8 +59,8 @@ def test_clip_result_is_the_mean_of_the_bundle_windows(
     assert d["threshold"] == pytest.approx(thr)
     assert d["verdict"] == ("refer" if d["referral_prob"] >= thr else "no-referral")
     # the streamed windows are the offline map's windows, run through the same bundle
-    from scoligait_edge.data.text import describe
     from scoligait_edge.kmap import knowledge_map
+    from scoligait_edge.prompts import describe
 
     clip = read_clip(clips[0])
     km = knowledge_map(clip.pose)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from scoligait_edge.data.synth import SynthConfig, sample_subject, simulate_clip
-from scoligait_edge.data.text import (
+from scoligait_edge.errors import ShapeError
+from scoligait_edge.kmap import NAMES, knowledge_map
+from scoligait_edge.prompts import (
     CUES,
     PROMPTS,
     SYMMETRIC,
@@ -16,8 +18,6 @@ from scoligait_edge.data.text import (
     describe_batch,
     prompt_ids,
 )
-from scoligait_edge.errors import ShapeError
-from scoligait_edge.kmap import NAMES, knowledge_map
 
 
 @pytest.fixture(scope="module")

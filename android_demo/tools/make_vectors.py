@@ -43,7 +43,7 @@ import reference_rules as R  # noqa: E402
 
 from scoligait_edge.contract import INPUT_NAMES, OUTPUT_NAMES, SIL_H, SIL_W, WINDOW  # noqa: E402
 from scoligait_edge.data import synth as Y  # noqa: E402
-from scoligait_edge.data import text as TX  # noqa: E402
+from scoligait_edge import prompts as TX  # noqa: E402
 from scoligait_edge.kmap import CATALOG, DOMAINS, SIGNALS, StreamingKnowledgeMap, knowledge_map  # noqa: E402
 from scoligait_edge.kmap import catalog as C  # noqa: E402
 from scoligait_edge.kmap import signals as S  # noqa: E402
@@ -756,7 +756,7 @@ def main(argv: list[str] | None = None) -> int:
                 "cobb_angle": [float(x) for x in out["cobb_angle"]],
                 "saliency": w.array(f"{d}/saliency.bin", out["saliency"], "float32"),
             }
-            from scoligait_edge.models.explain import top_features
+            from scoligait_edge.screen.explain import top_features
 
             sal = R.clip_saliency(ends, out["saliency"], len(pose))
             entry["expected_explanation"] = top_features(sal, TOP_K, 30.0)

@@ -170,8 +170,8 @@ def explain(
 ) -> None:
     """Explain a clip: referral probability and the knowledge-map features the model attended to."""
     from scoligait_edge.fileio import check_can_write
-    from scoligait_edge.models.explain import explain_clip_file
     from scoligait_edge.pose.clip import load_clip
+    from scoligait_edge.screen.explain import explain_clip_file
 
     check_can_write(json_out, force)
     if png is not None:

@@ -27,11 +27,11 @@ import pandas as pd
 from scoligait_edge.contract import FPS, SIL_H, SIL_W, WINDOW
 from scoligait_edge.data.dataset import load_index, read_index_clip, split_frame
 from scoligait_edge.data.progress import track
-from scoligait_edge.data.text import PROMPTS, THRESHOLDS, describe_batch
 from scoligait_edge.errors import DatasetError, InputFileError
 from scoligait_edge.fileio import atomic_path, sha256_file
 from scoligait_edge.kmap import N_FEATURES, catalog_hash, knowledge_map
 from scoligait_edge.pose import Clip
+from scoligait_edge.prompts import PROMPTS, THRESHOLDS, describe_batch
 
 DEFAULT_HOP = 48
 CACHE_VERSION = 1

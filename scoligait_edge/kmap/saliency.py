@@ -1,6 +1,6 @@
 """Saliency over the knowledge map → named catalog features and time spans (numpy only).
 
-Shared by the PyTorch explanations (``models.explain``), ``screen`` and the device side: a
+Shared by the PyTorch explanations (``screen.explain``), ``screen`` and the device side: a
 ``[T, 238]`` map of attention (sums to 1) becomes the top features per domain with their clinical
 labels, share of saliency and the contiguous span around each feature's peak.
 """

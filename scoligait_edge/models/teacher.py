@@ -18,7 +18,7 @@ class Teacher(ScoliGaitModel):
     - knowledge-map ViT: tokens of ``km_patch`` frames × one feature group, ``depth`` blocks;
     - silhouette-video ViT: same backbone, tubelet embedding, ``depth`` blocks;
     - text: all-MiniLM-L6-v2 embeddings of the finite clinical-prompt set. The encoder is
-      run once over `scoligait_edge.data.text.PROMPTS` (see `models.text.minilm_table`) and the
+      run once over `scoligait_edge.prompts.PROMPTS` (see `models.text.minilm_table`) and the
       ``[n_prompts, 384]`` result is kept as the ``text_table`` buffer indexed by ``prompt_id``
       — identical to running MiniLM per sample, without shipping its 90 MB of weights;
     - per-modality projections to a shared width, concatenation, then fusion ``cat`` (mean pool),

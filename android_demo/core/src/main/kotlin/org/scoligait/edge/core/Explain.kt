@@ -24,7 +24,7 @@ data class TopFeature(
 /**
  * Explanations: the model's saliency output (`[96, 238]` per window) → clip saliency → the top
  * features per domain with clinical labels and time spans. A port of
- * `scoligait_edge.models.explain.top_features` / `time_span` and of the overlap-add in
+ * `scoligait_edge.screen.explain.top_features` / `time_span` and of the overlap-add in
  * `explain_windows`.
  */
 object Explain {

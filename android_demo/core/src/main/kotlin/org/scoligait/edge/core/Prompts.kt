@@ -3,7 +3,7 @@ package org.scoligait.edge.core
 import kotlin.math.abs
 
 /**
- * Prompt ids of knowledge-map windows: a port of `scoligait_edge/data/text.py`.
+ * Prompt ids of knowledge-map windows: a port of `scoligait_edge/prompts.py`.
  *
  * Six asymmetry cues are measured on a window (means of catalog features over its rows),
  * graded against fixed thresholds (none / mild / moderate / marked); the two strongest graded

@@ -57,7 +57,7 @@ data class Decision(val verdict: Verdict, val referralProb: Double?, val thresho
  *    no window was emitted (fewer than 96 frames at 30 Hz: reason `duration`);
  * 2. otherwise the clip's referral probability is the **mean of the window probabilities**
  *    (every emitted window, hop 16, float64 mean) — the same aggregate as
- *    `scoligait_edge.models.explain.explain_windows` — and the verdict is `refer` when it is
+ *    `scoligait_edge.screen.explain.explain_windows` — and the verdict is `refer` when it is
  *    ≥ the bundle's `decision_threshold`, else `no-referral`.
  */
 object Verdicts {

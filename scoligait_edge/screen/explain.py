@@ -115,9 +115,9 @@ def explain_clip_file(model: ScoliGaitModel, clip: Any, top_k: int = 5) -> tuple
 
 def clip_inputs(clip: Any, hop: int = WINDOW // 2) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Inputs for `explain_clip`: knowledge map ``[T, 238]``, silhouettes ``[T, 64, 44]`` in [0, 1]
-    (or None) and one prompt id per window of `window_starts` (via `scoligait_edge.data.text.describe`)."""
-    from scoligait_edge.data.text import describe
+    (or None) and one prompt id per window of `window_starts` (via `scoligait_edge.prompts.describe`)."""
     from scoligait_edge.kmap import knowledge_map
+    from scoligait_edge.prompts import describe
 
     kmap = knowledge_map(clip.pose, clip.fps)
     sil = None
@@ -131,7 +131,7 @@ def clip_inputs(clip: Any, hop: int = WINDOW // 2) -> tuple[np.ndarray, np.ndarr
 def prompt_index(described: Any) -> int:
     """`describe` returns ``(prompt_id, text)``; accept that, a bare id or the prompt text."""
     if isinstance(described, str):
-        from scoligait_edge.data.text import PROMPTS
+        from scoligait_edge.prompts import PROMPTS
 
         return list(PROMPTS).index(described)
     if isinstance(described, tuple | list):
