@@ -265,6 +265,18 @@ def _input_names(path: Path) -> list[str]:
     return [i.name for i in onnx.load(str(path), load_external_data=False).graph.input]
 
 
+def pre_process(src: Path, dst: Path) -> None:
+    """ORT's ``quant_pre_process``. Its symbolic shape inference (for transformer fusions) fails on
+    the TopK/Equal token selection of EViT/ToMe students (``'NoneType' has no len()``); those graphs
+    are pre-processed with ONNX shape inference only, as the ORT docs allow (``skip_symbolic_shape``)."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    try:
+        quant_pre_process(str(src), str(dst), skip_symbolic_shape=False)
+    except TypeError:
+        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+
+
 def quantize_static_qdq(
     fp32_path: Path,
     out_path: Path,
@@ -283,13 +295,12 @@ def quantize_static_qdq(
     symmetric_activations = recipe.activation_symmetric
     per_channel = recipe.per_channel
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     tmp = Path(tempfile.mkdtemp(prefix=".quant.", dir=out_path.parent))
     try:
         pre = tmp / "pre.onnx"
         with quiet():
-            quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=False)
+            pre_process(fp32_path, pre)
             nodes = linear_nodes(pre)
             cache = compute_ranges(pre, cs, method, op_types, symmetric_activations, tmp)
             act = QuantType.QInt8 if symmetric_activations else QuantType.QUInt8
@@ -337,13 +348,12 @@ def quantize_dynamic_int8(
 ) -> dict[str, Any]:
     """ORT dynamic INT8: int8 weights, activation ranges computed at run time (no calibration)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     tmp = Path(tempfile.mkdtemp(prefix=".quant.", dir=out_path.parent))
     try:
         pre = tmp / "pre.onnx"
         with quiet():
-            quant_pre_process(str(fp32_path), str(pre))
+            pre_process(fp32_path, pre)
             nodes = linear_nodes(pre)
             quantize_dynamic(
                 str(pre),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -9,6 +11,7 @@ from scoligait_edge.contract import N_FEATURES, OUTPUT_NAMES
 from scoligait_edge.models.config import ModelConfig
 from scoligait_edge.models.embed import KMPatchEmbed
 from scoligait_edge.models.layers import rollout_relevance
+from scoligait_edge.models.reduce import Transfer
 
 EPS = 1e-8
 
@@ -55,7 +58,7 @@ class ScoliGaitModel(nn.Module):
         self,
         y: Tensor,
         x_norm: Tensor,
-        fused_maps: list[Tensor],
+        fused_maps: Sequence[Tensor | Transfer],
         km_offset: int,
         km_maps: list[Tensor],
         extras: bool,

@@ -53,6 +53,14 @@ class ModelConfig:
     latents: int = 32
     latent_heads: int = 4
     rope_base: float = 1000.0
+    #: token reduction (student): pixel-shuffle merge factor (time, group) of the knowledge-map grid,
+    #: run before block ``merge_at``; EViT keep rate before each block of ``keep_at``; ToMe merges
+    #: ``tome_r`` token pairs before every block from 1 on (inference-time, no weights)
+    merge: tuple[int, int] = (1, 1)
+    merge_at: int = 0
+    keep: float = 1.0
+    keep_at: tuple[int, ...] = ()
+    tome_r: int = 0
     n_prompts: int = 1
     text_dim: int = 384
     window: int = WINDOW
@@ -95,7 +103,35 @@ class ModelConfig:
             raise bad("video_stride/video_pool must divide the patch length and silhouette size")
         if self.depth < 1 or self.latents < 1 or self.n_prompts < 1:
             raise bad("depth, latents and n_prompts must be ≥ 1")
+        self._validate_reduction(bad)
         return self
+
+    @property
+    def reduces_tokens(self) -> bool:
+        return tuple(self.merge) != (1, 1) or bool(self.keep_at) or self.tome_r > 0
+
+    def _validate_reduction(self, bad: Any) -> None:
+        if not self.reduces_tokens:
+            return
+        if self.kind != "student":
+            raise bad("token reduction (merge / keep_at / tome_r) is a student option")
+        rt, rg = self.merge
+        n_time, n_groups = self.window // self.km_patch, sum(self.groups)
+        if rt < 1 or rg < 1 or n_time % rt or n_groups % rg:
+            raise bad(f"merge {self.merge} must divide the {n_time}×{n_groups} knowledge-map token grid")
+        if not 0 <= self.merge_at < self.depth:
+            raise bad(f"merge_at {self.merge_at} must name a block 0..{self.depth - 1}")
+        if self.keep_at:
+            if not 0.0 < self.keep < 1.0:
+                raise bad(f"keep {self.keep} must lie in (0, 1) when keep_at is set")
+            if list(self.keep_at) != sorted(set(self.keep_at)) or not all(
+                1 <= i < self.depth for i in self.keep_at
+            ):
+                raise bad(f"keep_at {self.keep_at} must be increasing blocks 1..{self.depth - 1}")
+            if (rt, rg) != (1, 1) and self.keep_at[0] <= self.merge_at:
+                raise bad("EViT fusion (keep_at) must come after the pixel-shuffle merge (merge_at)")
+        if self.tome_r < 0 or (self.tome_r and (self.keep_at or self.depth < 2)):
+            raise bad("tome_r needs depth ≥ 2 and does not combine with keep_at")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -7,10 +7,14 @@ returned for explanations), constant rotary tables, no data-dependent Python con
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from scoligait_edge.models.reduce import Transfer
 
 NEG_INF = -1e4  #: additive mask value (finite so fp16/INT8 graphs stay NaN-free)
 
@@ -38,8 +42,33 @@ class Rotary(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Rotate ``x`` of shape ``[B, H, N, Dh]``."""
-        x1, x2 = x.chunk(2, dim=-1)
-        return x * self.cos + torch.cat([-x2, x1], dim=-1) * self.sin
+        return rotate(x, self.cos, self.sin)
+
+    def table(self) -> RopeTable:
+        return RopeTable(self.cos, self.sin)
+
+
+def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate-half RoPE of ``x [B, H, N, Dh]`` by ``cos``/``sin`` ``[N, Dh]`` or ``[B, 1, N, Dh]``."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos + torch.cat([-x2, x1], dim=-1) * sin
+
+
+class RopeTable(NamedTuple):
+    """A rotary table for the current token sequence (per-sample after EViT / ToMe reduction)."""
+
+    cos: Tensor
+    sin: Tensor
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return rotate(x, self.cos, self.sin)
+
+    def mixed(self, transfer: Tensor) -> RopeTable:
+        """The table of tokens built as ``transfer [B, N_out, N_in] @ tokens``: rows that copy one
+        token keep its rotation exactly; fused rows get the weighted mean of their sources'."""
+        cos = self.cos if self.cos.dim() == 2 else self.cos[:, 0]
+        sin = self.sin if self.sin.dim() == 2 else self.sin[:, 0]
+        return RopeTable((transfer @ cos)[:, None], (transfer @ sin)[:, None])
 
 
 class Attention(nn.Module):
@@ -53,7 +82,7 @@ class Attention(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(
-        self, x: Tensor, rope: Rotary | None = None, key_mask: Tensor | None = None
+        self, x: Tensor, rope: Callable[[Tensor], Tensor] | None = None, key_mask: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         b, n, d = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
@@ -100,7 +129,7 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(
-        self, x: Tensor, rope: Rotary | None = None, key_mask: Tensor | None = None
+        self, x: Tensor, rope: Callable[[Tensor], Tensor] | None = None, key_mask: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         a, w = self.attn(self.norm1(x), rope, key_mask)
         x = x + self.drop(a)
@@ -132,14 +161,19 @@ class Encoder(nn.Module):
         return x, maps
 
 
-def rollout_relevance(relevance: Tensor, maps: list[Tensor]) -> Tensor:
+def rollout_relevance(relevance: Tensor, maps: Sequence[Tensor | Transfer]) -> Tensor:
     """Attention rollout run backwards: carry output-token relevance ``[B, N]`` to input tokens.
 
     Each layer's residual attention is ``0.5 A + 0.5 I`` (rows sum to 1), so the total
-    relevance is preserved (Abnar & Zuidema 2020).
+    relevance is preserved (Abnar & Zuidema 2020). Token-reduction steps in ``maps`` are
+    `~scoligait_edge.models.reduce.Transfer` matrices ``[B, N_out, N_in]`` (rows sum to 1),
+    applied as ``relevance @ R``.
     """
     for a in reversed(maps):
-        relevance = 0.5 * (relevance[:, None, :] @ a).squeeze(1) + 0.5 * relevance
+        if isinstance(a, Transfer):
+            relevance = (relevance[:, None, :] @ a.matrix).squeeze(1)
+        else:
+            relevance = 0.5 * (relevance[:, None, :] @ a).squeeze(1) + 0.5 * relevance
     return relevance
 
 
