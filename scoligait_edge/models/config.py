@@ -107,8 +107,13 @@ class ModelConfig:
         return self
 
     @property
+    def merges(self) -> bool:
+        """Whether the pixel-shuffle merge is on (``merge`` other than ``(1, 1)``)."""
+        return tuple(self.merge) != (1, 1)
+
+    @property
     def reduces_tokens(self) -> bool:
-        return tuple(self.merge) != (1, 1) or bool(self.keep_at) or self.tome_r > 0
+        return self.merges or bool(self.keep_at) or self.tome_r > 0
 
     def _validate_reduction(self, bad: Any) -> None:
         if not self.reduces_tokens:
@@ -128,7 +133,7 @@ class ModelConfig:
                 1 <= i < self.depth for i in self.keep_at
             ):
                 raise bad(f"keep_at {self.keep_at} must be increasing blocks 1..{self.depth - 1}")
-            if (rt, rg) != (1, 1) and self.keep_at[0] <= self.merge_at:
+            if self.merges and self.keep_at[0] <= self.merge_at:
                 raise bad("EViT fusion (keep_at) must come after the pixel-shuffle merge (merge_at)")
         if self.tome_r < 0 or (self.tome_r and (self.keep_at or self.depth < 2)):
             raise bad("tome_r needs depth ≥ 2 and does not combine with keep_at")

@@ -50,7 +50,7 @@ class Student(ScoliGaitModel):
         """Reduction modules keyed by the block they run before; token counts are static."""
         cfg, n = self.cfg, len(positions)
         self.merge: PixelShuffleMerge | None = None
-        if tuple(cfg.merge) != (1, 1):
+        if cfg.merges:
             ke = self.km_embed
             self.merge = PixelShuffleMerge(cfg.dim, ke.n_time, ke.n_groups, tuple(cfg.merge))
             self.merged_rope = Rotary(self.merge.positions(positions), cfg.dim // cfg.heads, cfg.rope_base)
