@@ -168,7 +168,10 @@ def markdown(rows: dict[str, dict[str, Any]], lat: dict[str, float], targets: li
         for t in targets:
             for p in PRECISIONS:
                 ms = lat.get(f"{name}/{t}/{p}")
-                cells.append("parity ✗" if ms is None and r["exports"].get(f"{t}/{p}") else f"{ms:.3f}")
+                if ms is None:
+                    cells.append("export ✗" if r["exports"].get(f"{t}/{p}") else "—")
+                else:
+                    cells.append(f"{ms:.3f}")
         i8 = lat.get(f"{name}/onnx/int8")
         cells += ["—" if i8 is None else f"{t_ort / i8:.1f}×", "—" if i8 is None else f"{t_pt / i8:.1f}×"]
         lines.append("| " + " | ".join(cells) + " |")
