@@ -109,3 +109,45 @@ def test_cache_invalidated_when_a_clip_changes(data_dir, tmp_path) -> None:
     second = load_windows(d, "val", silhouettes=False)
     assert not second.info["cache_hit"] and second.info["key"] != first.info["key"]
     assert not np.array_equal(first.kmap[0], second.kmap[0])
+
+
+def test_mirror_clip_swaps_sides_and_keeps_the_prompt(clip) -> None:
+    from scoligait_edge.data.windows import mirror_clip
+    from scoligait_edge.kmap import NAMES
+
+    m = mirror_clip(clip)
+    lw, rw = 9, 10  # COCO left / right wrist
+    c = m.pose[0, rw, 0] + clip.pose[0, lw, 0]  # x of the mirrored right wrist = 2c − x of the left one
+    np.testing.assert_allclose(m.pose[:, rw, 0] + clip.pose[:, lw, 0], c, rtol=1e-5)
+    np.testing.assert_array_equal(m.pose[:, rw, 1], clip.pose[:, lw, 1])
+    np.testing.assert_array_equal(m.silhouettes, clip.silhouettes[:, :, ::-1])
+    np.testing.assert_allclose(mirror_clip(m).pose, clip.pose, rtol=1e-5, atol=1e-3)
+    a, b = clip_windows(clip), clip_windows(m)
+    ix = NAMES.index("shoulder_pair_height_diff")
+    np.testing.assert_allclose(b["kmap"][..., ix], -a["kmap"][..., ix], atol=1e-4)  # tilt changes side
+    assert not np.allclose(a["kmap"], b["kmap"], equal_nan=True)
+    assert b["prompt_id"].tolist() == a["prompt_id"].tolist()  # cues are magnitudes: same description
+
+
+def test_load_windows_mirror_doubles_training_windows(data_dir) -> None:
+    plain = load_windows(data_dir, "train")
+    ws = load_windows(data_dir, "train", mirror=True)
+    flags = ws.info["mirrored"]
+    assert len(ws) == 2 * len(plain) and flags.sum() == len(plain)
+    np.testing.assert_array_equal(ws.kmap[~flags], plain.kmap)
+    np.testing.assert_array_equal(ws.silhouette[flags], plain.silhouette[..., ::-1])
+    np.testing.assert_array_equal(ws.label[flags], plain.label)
+    assert ws.info["key"] != plain.info["key"]
+    again = load_windows(data_dir, "train", mirror=True)
+    assert again.info["cache_hit"] and np.array_equal(again.kmap, ws.kmap, equal_nan=True)
+    dense = load_windows(data_dir, "train", hop=16)
+    assert len(dense) > len(plain)  # time-shift augmentation: more, overlapping windows
+
+
+def test_augmentation_needs_a_dataset_directory(data_dir) -> None:
+    from scoligait_edge.train.batches import get_windows
+
+    mem = {"train": load_windows(data_dir, "train")}
+    with pytest.raises(DatasetError, match="needs the dataset directory"):
+        get_windows(mem, "train", mirror=True)
+    assert len(get_windows(data_dir, "train", hop=24, mirror=True).info["mirrored"]) > 0

@@ -151,3 +151,20 @@ def test_synth_cli_writes_and_refuses_overwrite(tmp_path, capsys) -> None:
     assert _cli(["synth", "--out", str(out), "-n", "3", "-k", "1", "--frames", "32", "--force"]) == 0
     assert len(pd.read_csv(out / "index.csv")) == 3
     assert len(list((out / "clips").glob("*.npz"))) == 3
+
+
+def test_rib_hump_shows_in_silhouettes_only_and_grows_with_cobb() -> None:
+    import dataclasses
+
+    cfg = SynthConfig(frames=24)
+    subjects = [sample_subject(5, i, cfg) for i in range(200)]
+    hump = np.array([abs(s.asym["rib_hump"]) for s in subjects])
+    cobb = np.array([s.cobb_angle for s in subjects])
+    assert np.median(hump[cobb >= 25]) > 2 * np.median(hump[cobb < 10])
+    big = subjects[int(np.argmax(hump))]
+    flat = dataclasses.replace(big, asym={**big.asym, "rib_hump": 0.0})
+    a, b = simulate_clip(big, 5, 0, cfg), simulate_clip(flat, 5, 0, cfg)
+    np.testing.assert_array_equal(a.pose, b.pose)  # no keypoint sees the hump
+    extra = (a.silhouettes > 127) & ~(b.silhouettes > 127)
+    assert extra.sum(axis=(1, 2)).min() >= 3  # … the silhouette does, in every frame
+    assert (a.silhouettes > 127).sum() > (b.silhouettes > 127).sum()  # a bulge adds body

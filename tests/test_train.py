@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -137,11 +139,15 @@ def test_ablation_writes_both_tables(data, tmp_path):
         data,
         tmp_path / "abl",
         epochs=1,
+        seed=(0, 1),
         model_overrides={"dim": 16, "depth": 1, "heads": 2, "latents": 4, "latent_heads": 2},
         text_table=TEXT,
         quiet=True,
     )
-    assert "Table 2" in md and "Table 3" in md
-    for name in ("KM+Video+Text", "Cat+Att", "unaligned"):
+    assert "Table 2" in md and "Table 3" in md and "Table 4" in md
+    for name in ("KM+Video+Text", "Cat+Att", "unaligned", "decoupled contrastive"):
         assert name in md
-    assert (tmp_path / "abl" / "ablation.json").is_file()
+    assert " ± " in md and "seeds 0, 1" in md  # two seeds: means with intervals
+    doc = json.loads((tmp_path / "abl" / "ablation.json").read_text())
+    assert doc["seeds"] == [0, 1] and all(len(r["metrics"]) == 2 for r in doc["runs"])
+    assert {r["contrastive"] for r in doc["runs"]} == {0.0, 0.1}

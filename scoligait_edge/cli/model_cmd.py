@@ -202,13 +202,23 @@ def ablate(
     data: Path = typer.Option(..., "--data", help=DATA_HELP),
     out: Path = typer.Option(..., "--out", help="Output directory for tables (markdown + JSON)."),
     epochs: int = typer.Option(3, "--epochs", help="Epochs per variant (kept small)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds (several give intervals)."),
+    mirror: bool = typer.Option(False, "--mirror", help="Add left-right mirrored training clips."),
     threads: int = typer.Option(1, "--threads", help="Torch CPU threads."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
 ) -> None:
-    """Rerun the paper's Table 2 (modalities) and Table 3 (fusion × RoPE) with small teachers."""
+    """Rerun the paper's Table 2 (modalities), Table 3 (fusion × RoPE) and an alignment table."""
     from scoligait_edge.train.ablate import run_ablation
 
+    try:
+        seed_list = [int(x) for x in seeds.split(",") if x.strip()]
+    except ValueError:
+        seed_list = []
+    if not seed_list:
+        raise typer.BadParameter(f"--seeds {seeds!r} must be comma-separated integers, e.g. 0,1,2")
     _set_threads(threads)
-    md = run_ablation(data, out, epochs=epochs, seed=seed, threads=threads, force=force)
+    over = {"mirror": True} if mirror else None
+    md = run_ablation(
+        data, out, epochs=epochs, seed=seed_list, threads=threads, force=force, train_overrides=over
+    )
     typer.echo(md)

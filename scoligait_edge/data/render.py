@@ -39,6 +39,10 @@ class BodyShape:
     thigh: float = 0.085
     shank: float = 0.062
     head: float = 0.065
+    #: rib hump / shoulder-blade prominence: radius of a bulge on the flank below one shoulder, as a
+    #: fraction of height; its sign picks the side (+: the subject's left, −: right, 0: none). A 2-D
+    #: COCO skeleton has no joint there, so only the silhouette shows it.
+    hump: float = 0.0
 
 
 def draw_person(xy: np.ndarray, shape: BodyShape) -> np.ndarray:
@@ -68,12 +72,25 @@ def draw_person(xy: np.ndarray, shape: BodyShape) -> np.ndarray:
         cv2.line(canvas, pt(p[a]), pt(p[b]), 255, max(1, round(getattr(shape, attr) * H)), cv2.LINE_8)
     for j, attr in ((9, "forearm"), (10, "forearm"), (15, "shank"), (16, "shank")):
         cv2.circle(canvas, pt(p[j]), max(1, round(getattr(shape, attr) * H * 0.6)), 255, -1)
+    if shape.hump:
+        _draw_hump(canvas, p, shape, H)
     neck = mid_sh + (p[[3, 4]].mean(0) - mid_sh) * 0.6
     cv2.line(canvas, pt(mid_sh), pt(neck), 255, max(1, round(0.05 * H)), cv2.LINE_8)
     hc = p[[1, 2, 3, 4]].mean(0)
     r = max(1, round(shape.head * H))
     cv2.ellipse(canvas, pt(hc), (round(r * 0.85), r), 0.0, 0.0, 360.0, 255, -1)
     return canvas
+
+
+def _draw_hump(canvas: np.ndarray, p: np.ndarray, shape: BodyShape, H: int) -> None:
+    """Bulge on the flank a third of the way from the hump-side shoulder to its hip."""
+    sh, other, hip = (5, 6, 11) if shape.hump > 0 else (6, 5, 12)
+    out = p[sh] - p[other]
+    out = out / max(float(np.hypot(*out)), 1e-6)
+    r = abs(shape.hump) * H
+    centre = p[sh] + 0.35 * (p[hip] - p[sh]) + out * (0.5 * shape.torso * H)
+    axes = (max(1, round(r)), max(1, round(1.8 * r)))
+    cv2.ellipse(canvas, (round(float(centre[0])), round(float(centre[1]))), axes, 0.0, 0.0, 360.0, 255, -1)
 
 
 def normalise_silhouette(mask: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ from scoligait_edge.data.render import BodyShape, render_silhouettes
 from scoligait_edge.errors import DatasetError
 from scoligait_edge.pose.clip import Clip
 
-GENERATOR_VERSION = "scoligait-synth/1"
+GENERATOR_VERSION = "scoligait-synth/2"
 VIEWS = ("000", "180")  #: "000": walking toward the camera (front); "180": walking away (back)
 IMAGE_W, IMAGE_H = 1280, 720
 
@@ -138,6 +138,7 @@ def sample_subject(seed: int, index: int, cfg: SynthConfig = SynthConfig()) -> S
     }
     asym = _sample_asymmetry(rng, cobb, height, cfg)
     confounders = _sample_confounders(rng, label, cfg)
+    asym["rib_hump"] = _sample_rib_hump(np.random.default_rng([seed, index, _HUMP_STREAM]), cobb, asym, cfg)
     return Subject(index, subject_id_for(index), cobb, label, height, body, gait, asym, confounders)
 
 
@@ -181,6 +182,28 @@ def _sample_asymmetry(
     out["expression"] = expr
     return out
 
+
+_HUMP_STREAM = 0x68756D70  #: own random stream, so the pose of generator /1 is unchanged
+
+
+def _sample_rib_hump(
+    rng: np.random.Generator, cobb: float, asym: dict[str, float], cfg: SynthConfig
+) -> float:
+    """Signed rib-hump size (fraction of height; + left flank, − right) seen only in silhouettes.
+
+    Vertebral rotation pushes the ribs out on the curve's convex side (the right for a
+    right-convex curve, ``direction`` +1). It grows with the (saturating) Cobb angle with a
+    gain of its own, independent of how the curve shows in the keypoints, so the silhouette
+    carries evidence the 17 joints lack; clothing and build add a small natural bulge on
+    either side.
+    """
+    c = 30.0 * math.tanh(cobb / 30.0)
+    gain = float(np.clip(rng.lognormal(0.0, 0.4), 0.2, 2.5)) * cfg.asym_gain
+    return float(-asym["direction"] * 0.0011 * c * gain + rng.normal(0.0, 0.006))
+
+
+#: How much of the rib hump each view shows (it is posterior: clearer from behind).
+HUMP_VIEW = {"000": 0.6, "180": 1.0}
 
 #: Per-subject probability of each confounder, for (negatives, positives).
 CONFOUNDER_RATES: dict[str, tuple[float, float]] = {
@@ -456,11 +479,18 @@ def add_estimator_noise(xy: np.ndarray, cp: ClipParams, rng: np.random.Generator
     return out.astype(np.float32)
 
 
-def body_shape(subject: Subject) -> BodyShape:
-    """Limb thicknesses (relative to height) for silhouette rendering."""
+def body_shape(subject: Subject, view: str = "180") -> BodyShape:
+    """Limb thicknesses (relative to height) and the rib hump as ``view`` shows it, for rendering."""
     k = subject.body["bulk"]
+    hump = subject.asym.get("rib_hump", 0.0) * HUMP_VIEW.get(view, 1.0)
     return BodyShape(
-        torso=0.12 * k, upper_arm=0.055 * k, forearm=0.045 * k, thigh=0.085 * k, shank=0.062 * k, head=0.065
+        torso=0.12 * k,
+        upper_arm=0.055 * k,
+        forearm=0.045 * k,
+        thigh=0.085 * k,
+        shank=0.062 * k,
+        head=0.065,
+        hump=hump,
     )
 
 
@@ -473,7 +503,7 @@ def simulate_clip(
     world = simulate_world_pose(subject, cp, cfg.frames, cfg.fps, rng)
     xy = project(world, subject, cp)
     pose = add_estimator_noise(xy, cp, rng)
-    sil = render_silhouettes(xy, body_shape(subject)) if silhouettes else None
+    sil = render_silhouettes(xy, body_shape(subject, cp.view)) if silhouettes else None
     meta: dict[str, Any] = {
         "clip_id": clip_id_for(subject.subject_id, clip_index),
         "subject_id": subject.subject_id,

@@ -31,10 +31,37 @@ from scoligait_edge.errors import DatasetError, InputFileError
 from scoligait_edge.fileio import atomic_path, sha256_file
 from scoligait_edge.kmap import N_FEATURES, catalog_hash, knowledge_map
 from scoligait_edge.pose import Clip
+from scoligait_edge.pose.coco import FLIP_PERM
 from scoligait_edge.prompts import PROMPTS, THRESHOLDS, describe_batch
 
 DEFAULT_HOP = 48
 CACHE_VERSION = 1
+#: left/right permutation of the 4 extra foot landmarks (left/right heel, left/right foot index)
+_EXTRA_FLIP = (1, 0, 3, 2)
+
+
+def mirror_clip(clip: Clip) -> Clip:
+    """The clip seen in a mirror: x reflected about the clip's mean x, left/right joints swapped.
+
+    Pose x becomes ``2·c − x`` (``c`` = mean x of all confident joints, so coordinates stay in the
+    same range), joints are re-indexed with `FLIP_PERM` (a left wrist becomes the right wrist),
+    silhouettes are flipped left–right. A scoliotic child's mirror image is still scoliotic with
+    the same Cobb angle, so labels carry over: a label-consistent augmentation.
+    """
+    pose = clip.pose.copy()
+    xs = pose[..., 0][np.isfinite(pose[..., 0]) & (pose[..., 2] > 0)]
+    c = float(xs.mean()) if xs.size else 0.0
+    pose[..., 0] = 2 * c - pose[..., 0]
+    pose = pose[:, list(FLIP_PERM)]
+    extra = None
+    if clip.extra is not None:
+        extra = clip.extra.copy()
+        extra[..., 0] = 2 * c - extra[..., 0]
+        if extra.shape[1] == len(_EXTRA_FLIP):
+            extra = extra[:, list(_EXTRA_FLIP)]
+    sil = None if clip.silhouettes is None else np.ascontiguousarray(clip.silhouettes[:, :, ::-1])
+    meta = {**clip.metadata, "mirrored": True}
+    return Clip(pose=pose, fps=clip.fps, silhouettes=sil, extra=extra, metadata=meta)
 
 
 def pad_start(clip: Clip, window: int) -> tuple[np.ndarray, np.ndarray | None, int]:
@@ -144,6 +171,7 @@ def load_windows(
     cache: bool = True,
     silhouettes: bool = True,
     progress: bool | None = None,
+    mirror: bool = False,
 ) -> WindowSet:
     """Windows of every clip of ``split`` in the dataset at ``data_dir``.
 
@@ -152,36 +180,43 @@ def load_windows(
     prompt thresholds; a later call with the same content loads them instead of
     recomputing. Silhouettes are sliced from the clips (``silhouettes=False`` gives
     zeros without reading them). ``progress=None`` shows a bar when stderr is a terminal.
+    ``mirror=True`` (training augmentation) adds every clip's :func:`mirror_clip` windows
+    after its own, with the knowledge map recomputed from the mirrored pose;
+    ``info["mirrored"]`` flags them.
     """
     _check_args(window, hop)
     df = split_frame(load_index(data_dir), split)
     root = Path(df.attrs.get("root", Path(data_dir)))
-    key = _cache_key(df, split, window, hop)
-    cache_file = root / "cache" / f"windows-{split}-w{window}-h{hop}-{key[:16]}.npz"
+    key = _cache_key(df, split, window, hop, mirror)
+    tag = "-mirror" if mirror else ""
+    cache_file = root / "cache" / f"windows-{split}-w{window}-h{hop}{tag}-{key[:16]}.npz"
     cached = _read_cache(cache_file, key) if cache else None
-    kmaps, masks, ids, starts, rows, sils = [], [], [], [], [], []
+    kmaps, masks, ids, starts, rows, sils, flags = [], [], [], [], [], [], []
     for r, (_, row) in enumerate(track(df.iterrows(), len(df), f"{split} windows", progress)):
         need_clip = cached is None or silhouettes
         clip = read_index_clip(row) if need_clip else None
+        views = [] if clip is None else ([clip, mirror_clip(clip)] if mirror else [clip])
         if cached is None:
-            assert clip is not None
-            w = clip_windows(clip, window, hop)
-            kmaps.append(w["kmap"])
-            masks.append(w["mask"])
-            ids.append(w["prompt_id"])
-            starts.append(w["start"])
-            rows.append(np.full(len(w["start"]), r, np.int64))
-            n = len(w["start"])
+            for v, view in enumerate(views):
+                w = clip_windows(view, window, hop)
+                kmaps.append(w["kmap"])
+                masks.append(w["mask"])
+                ids.append(w["prompt_id"])
+                starts.append(w["start"])
+                rows.append(np.full(len(w["start"]), r, np.int64))
+                flags.append(np.full(len(w["start"]), v == 1))
+            n = sum(len(a) for a in rows[-len(views) :])
         else:
             n = int((cached["row"] == r).sum())
         if silhouettes and clip is not None:
             pad = max(0, window - len(clip))
             st = window_starts(len(clip) + pad, window, hop)
-            if len(st) != n:
+            if len(st) * len(views) != n:
                 raise DatasetError(
                     f"{row['path']}: changed since the window cache was made", "delete the cache"
                 )
-            sils.append(_silhouette_windows(clip, st[:, None] + np.arange(window)[None], pad))
+            for view in views:
+                sils.append(_silhouette_windows(view, st[:, None] + np.arange(window)[None], pad))
     if cached is None:
         arrays = {
             "kmap": np.concatenate(kmaps),
@@ -189,6 +224,7 @@ def load_windows(
             "prompt_id": np.concatenate(ids),
             "start": np.concatenate(starts),
             "row": np.concatenate(rows),
+            "mirrored": np.concatenate(flags),
         }
         if cache:
             _write_cache(cache_file, key, arrays)
@@ -213,11 +249,16 @@ def load_windows(
         split=split,
         window=window,
         hop=hop,
-        info={"cache": str(cache_file) if cache else None, "cache_hit": cached is not None, "key": key},
+        info={
+            "cache": str(cache_file) if cache else None,
+            "cache_hit": cached is not None,
+            "key": key,
+            "mirrored": arrays["mirrored"],
+        },
     )
 
 
-def _cache_key(df: pd.DataFrame, split: str, window: int, hop: int) -> str:
+def _cache_key(df: pd.DataFrame, split: str, window: int, hop: int, mirror: bool = False) -> str:
     h = hashlib.sha256()
     head = {
         "v": CACHE_VERSION,
@@ -228,6 +269,8 @@ def _cache_key(df: pd.DataFrame, split: str, window: int, hop: int) -> str:
         "prompts": len(PROMPTS),
         "thresholds": THRESHOLDS,
     }
+    if mirror:
+        head["mirror"] = True
     h.update(json.dumps(head, sort_keys=True).encode())
     cobb = df["cobb_angle"] if "cobb_angle" in df else pd.Series([np.nan] * len(df), index=df.index)
     for cid, path, label, c in zip(df["clip_id"], df["abs_path"], df["label"], cobb, strict=True):
@@ -235,7 +278,7 @@ def _cache_key(df: pd.DataFrame, split: str, window: int, hop: int) -> str:
     return h.hexdigest()
 
 
-_CACHE_KEYS = ("kmap", "mask", "prompt_id", "start", "row")
+_CACHE_KEYS = ("kmap", "mask", "prompt_id", "start", "row", "mirrored")
 
 
 def _read_cache(path: Path, key: str) -> dict[str, np.ndarray] | None:

@@ -107,6 +107,11 @@ class ModelConfig:
         return self
 
     @property
+    def modalities_in_order(self) -> tuple[str, ...]:
+        """The configured modalities in token order (km, video, text)."""
+        return tuple(m for m in MODALITIES if m in self.modalities)
+
+    @property
     def merges(self) -> bool:
         """Whether the pixel-shuffle merge is on (``merge`` other than ``(1, 1)``)."""
         return tuple(self.merge) != (1, 1)

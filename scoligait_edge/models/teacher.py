@@ -90,4 +90,8 @@ class Teacher(ScoliGaitModel):
             y = self.norm_out(z)
         else:
             y = self.norm_out(z)
-        return self._outputs(y, x, fused_maps, 0, km_maps, extras)
+        out = self._outputs(y, x, fused_maps, 0, km_maps, extras)
+        if extras:  # per-modality pooled embeddings before fusion (contrastive alignment)
+            mods = self.cfg.modalities_in_order
+            out.update({f"{m}_embedding": t.mean(dim=1) for m, t in zip(mods, parts, strict=True)})
+        return out

@@ -29,18 +29,27 @@ class Batch:
     index: np.ndarray
 
 
-def get_windows(data: DataSource, split: str) -> Any:
-    """The `WindowSet` of ``split`` (``kmap, silhouette, prompt_id, labels, cobb, subject_id, clip_id``)."""
+def get_windows(data: DataSource, split: str, hop: int | None = None, mirror: bool = False) -> Any:
+    """The `WindowSet` of ``split`` (``kmap, silhouette, prompt_id, labels, cobb, subject_id, clip_id``).
+
+    ``hop`` (default: the dataset's 48) and ``mirror`` are training augmentations: denser windows
+    (a time shift) and left–right mirrored clips; both need a dataset directory.
+    """
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
     if isinstance(data, Mapping):
         if split not in data:
             raise DatasetError(f"no {split!r} split in the given data", "provide train, val and test windows")
+        if mirror or hop is not None:
+            raise DatasetError(
+                "mirror / hop augmentation needs the dataset directory, not in-memory windows",
+                "pass the dataset path, or set mirror=false and train_hop=0",
+            )
         ws = data[split]
     else:
-        from scoligait_edge.data.windows import load_windows
+        from scoligait_edge.data.windows import DEFAULT_HOP, load_windows
 
-        ws = load_windows(Path(data), split)
+        ws = load_windows(Path(data), split, hop=hop or DEFAULT_HOP, mirror=mirror)
     if len(ws.label) == 0:
         raise DatasetError(f"the {split!r} split has no windows", "generate a larger dataset")
     return ws

@@ -92,7 +92,7 @@ def distill(
     check_config_keys(DistillWeights, config.get("distill", {}), "distill")
     w = DistillWeights(**config.get("distill", {}))
     torch.set_num_threads(tcfg.threads)
-    train_ws, val_ws = get_windows(data, "train"), get_windows(data, "val")
+    train_ws, val_ws = tcfg.train_windows(data), get_windows(data, "val")
     mcfg: ModelConfig = student_config(**{"n_prompts": teacher.cfg.n_prompts, **config.get("model", {})})
     torch.manual_seed(tcfg.seed)
     student = Student(mcfg)

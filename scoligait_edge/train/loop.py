@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from scoligait_edge.errors import ModelError
 from scoligait_edge.models.config import check_config_keys
-from scoligait_edge.train.batches import Batch, batches, seed_everything
+from scoligait_edge.train.batches import Batch, batches, get_windows, seed_everything
 
 LossFn = Callable[[Batch, bool], tuple[torch.Tensor, dict[str, float]]]
 
@@ -31,6 +31,10 @@ class TrainConfig:
     patience: int = 5
     cobb_weight: float = 0.5
     km_noise: float = 0.0  #: training-time Gaussian noise on the kmap, in units of each feature's std
+    mirror: bool = False  #: add left–right mirrored training clips (label-consistent L/R swap)
+    train_hop: int = 0  #: hop of the training windows (time-shift augmentation); 0 = the dataset's 48
+    contrastive: float = 0.0  #: teacher: weight of the decoupled contrastive km↔text/video alignment
+    contrastive_temperature: float = 0.1
     grad_clip: float = 1.0
     seed: int = 0
     threads: int = 1
@@ -41,7 +45,15 @@ class TrainConfig:
         cfg = cls(**d)
         if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or cfg.threads < 1:
             raise ModelError("epochs, batch_size, threads must be ≥ 1 and lr > 0", "fix the train config")
+        if cfg.contrastive < 0 or cfg.contrastive_temperature <= 0:
+            raise ModelError("contrastive must be ≥ 0 and its temperature > 0", "e.g. 0.1 and 0.1")
+        if cfg.train_hop < 0:
+            raise ModelError(f"train_hop {cfg.train_hop} must be ≥ 0", "use 0 (dataset hop) or e.g. 16")
         return cfg
+
+    def train_windows(self, data: Any) -> Any:
+        """The training split with this config's augmentation (mirror, time shift)."""
+        return get_windows(data, "train", hop=self.train_hop or None, mirror=self.mirror)
 
 
 def cosine_schedule(opt: torch.optim.Optimizer, total: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:

@@ -72,15 +72,33 @@ def augment(model: torch.nn.Module, kmap: torch.Tensor, km_noise: float) -> torc
     return kmap + km_noise * model.km_std * torch.randn_like(kmap)
 
 
-def supervised_loss(model: torch.nn.Module, cobb_weight: float, km_noise: float = 0.0) -> Any:
-    """BCE on the referral logit + ``cobb_weight`` × smooth-L1 on the standardised Cobb angle."""
+def supervised_loss(
+    model: torch.nn.Module,
+    cobb_weight: float,
+    km_noise: float = 0.0,
+    contrastive: float = 0.0,
+    temperature: float = 0.1,
+) -> Any:
+    """BCE on the referral logit + ``cobb_weight`` × smooth-L1 on the standardised Cobb angle
+    (+ ``contrastive`` × decoupled InfoNCE between the modality embeddings, when > 0).
+
+    The validation loss (early stopping) is the task loss only, so runs with and without the
+    alignment term stop on the same criterion.
+    """
+    from scoligait_edge.train.contrastive import alignment_loss
 
     def loss_fn(b: Batch, training: bool) -> tuple[torch.Tensor, dict[str, float]]:
         kmap = augment(model, b.kmap, km_noise) if training else b.kmap
-        out = model(kmap, b.silhouette, b.prompt_id)
+        out = model(kmap, b.silhouette, b.prompt_id, extras=contrastive > 0)
         bce = F.binary_cross_entropy_with_logits(out["referral_logit"], b.label)
         reg = cobb_loss(out["cobb_angle"], b.cobb, model.cobb_mean, model.cobb_std)
-        return bce + cobb_weight * reg, {"bce": bce.item(), "cobb": reg.item()}
+        loss, parts = bce + cobb_weight * reg, {"bce": bce.item(), "cobb": reg.item()}
+        if contrastive > 0:
+            nce = alignment_loss(out, b.prompt_id, temperature)
+            parts["nce"] = nce.item()
+            if training:
+                loss = loss + contrastive * nce
+        return loss, parts
 
     return loss_fn
 
@@ -104,7 +122,7 @@ def train_teacher(
         check_can_write(out, force)
     tcfg = TrainConfig.from_dict(dict(config.get("train", {})))
     torch.set_num_threads(tcfg.threads)
-    train_ws, val_ws = get_windows(data, "train"), get_windows(data, "val")
+    train_ws, val_ws = tcfg.train_windows(data), get_windows(data, "val")
     mcfg_d = dict(config.get("model", {}))
     n_prompts, table = prompt_setup(train_ws, mcfg_d.pop("n_prompts", None), text_table)
     mcfg: ModelConfig = teacher_config(**mcfg_d, n_prompts=n_prompts)
@@ -118,7 +136,9 @@ def train_teacher(
         list(model.parameters()),
         train_ws,
         val_ws,
-        supervised_loss(model, tcfg.cobb_weight, tcfg.km_noise),
+        supervised_loss(
+            model, tcfg.cobb_weight, tcfg.km_noise, tcfg.contrastive, tcfg.contrastive_temperature
+        ),
         tcfg,
         desc="teacher",
         quiet=quiet,
