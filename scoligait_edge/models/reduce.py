@@ -32,12 +32,22 @@ class Transfer(NamedTuple):
     matrix: Tensor
 
 
-def _with_fixed(head: Tensor, n_fixed: int) -> Tensor:
-    """Block-diagonal ``[[head, 0], [0, I_fixed]]`` for a batch of ``head [B, n_out, n_in]``."""
+def _with_fixed(head: Tensor, n_fixed: int, eye: Tensor | None = None) -> Tensor:
+    """Block-diagonal ``[[head, 0], [0, I_fixed]]`` for a batch of ``head [B, n_out, n_in]``.
+
+    Pass ``eye`` (an identity buffer) where you can: ``torch.eye`` in a forward lowers to
+    ``STABLEHLO_IOTA`` in LiteRT, an op the TFLite interpreter does not have; one fixed token
+    is built from ones.
+    """
     if n_fixed == 0:
         return head
     b, n_out, n_in = head.shape
-    eye = torch.eye(n_fixed, dtype=head.dtype, device=head.device).expand(b, n_fixed, n_fixed)
+    if eye is not None:
+        eye = eye.to(head.dtype).expand(b, n_fixed, n_fixed)
+    elif n_fixed == 1:
+        eye = head.new_ones(b, 1, 1)
+    else:
+        eye = torch.eye(n_fixed, dtype=head.dtype, device=head.device).expand(b, n_fixed, n_fixed)
     top = torch.cat([head, head.new_zeros(b, n_out, n_fixed)], dim=-1)
     bottom = torch.cat([head.new_zeros(b, n_fixed, n_in), eye], dim=-1)
     return torch.cat([top, bottom], dim=1)
@@ -51,7 +61,9 @@ class PixelShuffleMerge(nn.Module):
     contribution ``‖W_j · LN(x)_j‖`` to the merged embedding.
     """
 
-    def __init__(self, dim: int, n_time: int, n_groups: int, factor: tuple[int, int]) -> None:
+    def __init__(
+        self, dim: int, n_time: int, n_groups: int, factor: tuple[int, int], n_fixed: int = 0
+    ) -> None:
         super().__init__()
         self.rt, self.rg = factor
         self.nt, self.ng, self.dim = n_time, n_groups, dim
@@ -64,6 +76,7 @@ class PixelShuffleMerge(nn.Module):
         src = src.permute(0, 2, 1, 3).reshape(self.n_out, self.r)  # merged token -> its source tokens
         onehot = torch.nn.functional.one_hot(src, n_time * n_groups).to(torch.float32)
         self.register_buffer("source_onehot", onehot, persistent=False)  # [n_out, r, n_in]
+        self.register_buffer("fixed_eye", torch.eye(n_fixed), persistent=False)  # tokens after the grid
 
     @property
     def n_in(self) -> int:
@@ -91,7 +104,9 @@ class PixelShuffleMerge(nn.Module):
         share = contrib / contrib.sum(dim=-1, keepdim=True)
         head = (share[:, :, None, :] @ self.source_onehot).squeeze(2)  # [B, n_out, n_in]
         out = torch.cat([merged, z[:, self.n_in :]], dim=1)
-        return out, Transfer(_with_fixed(head, n - self.n_in))
+        n_fixed = n - self.n_in
+        eye = self.fixed_eye if self.fixed_eye.shape[0] == n_fixed else None
+        return out, Transfer(_with_fixed(head, n_fixed, eye))
 
 
 class InattentiveFusion(nn.Module):
@@ -133,11 +148,6 @@ class BipartiteMerge(nn.Module):
         self.n_cand, self.n_fixed = n_in - n_fixed, n_fixed
         self.na, self.nb = (self.n_cand + 1) // 2, self.n_cand // 2
         self.r = min(r, self.na)
-        eye = torch.eye(self.n_cand)
-        self.register_buffer("a_rows", eye[0::2], persistent=False)  # [na, n_cand]
-        self.register_buffer("b_rows", eye[1::2], persistent=False)  # [nb, n_cand]
-        self.register_buffer("a_index", torch.arange(self.na), persistent=False)
-        self.register_buffer("b_index", torch.arange(self.nb), persistent=False)
 
     @property
     def n_out(self) -> int:
@@ -145,19 +155,25 @@ class BipartiteMerge(nn.Module):
 
     def forward(self, z: Tensor, size: Tensor) -> tuple[Tensor, Transfer, Tensor]:
         """``size [B, N]``: how many input tokens each token already stands for (1 at the start)."""
+        # selection constants are built here, not kept as buffers: ExecuTorch's lowering finds no
+        # input spec for lifted constant buffers of this module ("Missing input spec for lifted tensor")
+        eye = torch.eye(self.n_cand, dtype=z.dtype, device=z.device)
+        a_rows, b_rows_1 = eye[0::2], eye[1::2]  # [na, n_cand], [nb, n_cand]
+        a_index = torch.arange(self.na, device=z.device)
+        b_index = torch.arange(self.nb, device=z.device)
         cand = z[:, : self.n_cand]
         k = cand / cand.norm(dim=-1, keepdim=True).clamp_min(EPS)
         ka, kb = k[:, 0::2], k[:, 1::2]
         best, partner = (ka @ kb.transpose(1, 2)).max(dim=-1)  # [B, na]
         order = best.topk(self.na, dim=-1).indices  # most similar first
-        merged_a = (order[:, : self.r, None] == self.a_index).to(z.dtype)  # [B, r, na]
-        kept_a = (order[:, self.r :, None] == self.a_index).to(z.dtype)  # [B, na - r, na]
-        dest = (partner[:, :, None] == self.b_index).to(z.dtype)  # [B, na, nb]: A -> its B partner
+        merged_a = (order[:, : self.r, None] == a_index).to(z.dtype)  # [B, r, na]
+        kept_a = (order[:, self.r :, None] == a_index).to(z.dtype)  # [B, na - r, na]
+        dest = (partner[:, :, None] == b_index).to(z.dtype)  # [B, na, nb]: A -> its B partner
         # output rows: unmerged A tokens, then every B token absorbing the A tokens merged into it
         s_cand = size[:, : self.n_cand]
-        b_rows = self.b_rows.expand(z.shape[0], -1, -1)
-        absorb = (merged_a @ dest).transpose(1, 2) @ (merged_a @ self.a_rows)  # [B, nb, n_cand]
-        weights = torch.cat([kept_a @ self.a_rows, b_rows + absorb], dim=1) * s_cand[:, None, :]
+        b_rows = b_rows_1.expand(z.shape[0], -1, -1)
+        absorb = (merged_a @ dest).transpose(1, 2) @ (merged_a @ a_rows)  # [B, nb, n_cand]
+        weights = torch.cat([kept_a @ a_rows, b_rows + absorb], dim=1) * s_cand[:, None, :]
         new_size = weights.sum(dim=-1)
         head = weights / new_size[..., None]
         r = _with_fixed(head, self.n_fixed)

@@ -52,7 +52,8 @@ class Student(ScoliGaitModel):
         self.merge: PixelShuffleMerge | None = None
         if cfg.merges:
             ke = self.km_embed
-            self.merge = PixelShuffleMerge(cfg.dim, ke.n_time, ke.n_groups, tuple(cfg.merge))
+            n_fixed = n - ke.n_time * ke.n_groups  # silhouette + prompt tokens pass through
+            self.merge = PixelShuffleMerge(cfg.dim, ke.n_time, ke.n_groups, tuple(cfg.merge), n_fixed)
             self.merged_rope = Rotary(self.merge.positions(positions), cfg.dim // cfg.heads, cfg.rope_base)
         self.fuse = nn.ModuleDict()
         self.tome = nn.ModuleDict()
