@@ -17,13 +17,31 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: The fixed recipe of the shipped checkpoints.
-DATA = {"subjects": 600, "clips_per_subject": 2, "frames": 192, "seed": 2026}
+#: The fixed recipe of the shipped checkpoints (issue 13: 1200 subjects so the 240-subject test split
+#: resolves ±0.02 AUC; mirrored clips and a 32-frame training hop; dropout 0.3 and weight decay 0.1 on
+#: the teacher, which otherwise memorises the training subjects after one or two epochs).
+DATA = {"subjects": 1200, "clips_per_subject": 2, "frames": 192, "seed": 2026}
+AUGMENT: dict[str, Any] = {"mirror": True, "train_hop": 32}
 TEACHER: dict[str, Any] = {
-    "model": {},
-    "train": {"epochs": 4, "batch_size": 32, "lr": 3e-4, "patience": 2, "km_noise": 0.1, "seed": 0},
+    "model": {"dropout": 0.3},
+    "train": {
+        "epochs": 4,
+        "batch_size": 32,
+        "lr": 3e-4,
+        "patience": 2,
+        "km_noise": 0.1,
+        "weight_decay": 0.1,
+        "seed": 0,
+        **AUGMENT,
+    },
 }
-STUDENT: dict[str, Any] = {"train": {"epochs": 10, "batch_size": 32, "lr": 2e-3, "patience": 4, "seed": 0}}
+#: the shipped student is the trade-off table's pick (docs/tradeoff): pixel-shuffle 2×2 merge of the
+#: knowledge-map tokens before a single joint block
+STUDENT: dict[str, Any] = {
+    "model": {"merge": [2, 2], "merge_at": 0, "depth": 1},
+    "train": {"epochs": 10, "batch_size": 32, "lr": 2e-3, "patience": 4, "seed": 0, **AUGMENT},
+    "distill": {"alpha": 0.9},
+}
 
 
 def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[str, Any]:
@@ -49,7 +67,7 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
         teacher_cfg = {"model": TEACHER["model"], "train": {**TEACHER["train"], "threads": threads}}
         teacher, _ = train_teacher(data_dir, teacher_cfg, out / "teacher.pt", force=force)
         t1 = time.time()
-        student_cfg = {"train": {**STUDENT["train"], "threads": threads}}
+        student_cfg = {**STUDENT, "train": {**STUDENT["train"], "threads": threads}}
         student, _ = distill(teacher, data_dir, out / "student.pt", student_cfg, force=force)
         t2 = time.time()
         te, se = evaluate(teacher, data_dir, "test"), evaluate(student, data_dir, "test")

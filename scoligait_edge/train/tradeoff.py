@@ -29,6 +29,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ToMe r=16 @1 (inference)": {"tome_r": 16, "from": "baseline"},
     "ToMe r=32 @1 (inference)": {"tome_r": 32, "from": "baseline"},
     "pixel-shuffle 2×2 @0, depth 1": {"merge": [2, 2], "merge_at": 0, "depth": 1},
+    "baseline, video pool 2": {"video_pool": 2},
+    "pixel-shuffle 2×2 @0, depth 1, video pool 2": {
+        "merge": [2, 2],
+        "merge_at": 0,
+        "depth": 1,
+        "video_pool": 2,
+    },
 }
 PRECISIONS = ("fp32", "int8")
 
@@ -39,7 +46,12 @@ def slug(name: str) -> str:
 
 
 def train_variants(
-    teacher: Any, data: Path, work: Path, names: list[str], train: dict[str, Any]
+    teacher: Any,
+    data: Path,
+    work: Path,
+    names: list[str],
+    train: dict[str, Any],
+    distill_weights: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Distil (or load the cached) student of each variant; ToMe variants reuse their base weights."""
     from scoligait_edge.models import Student, load_model, save_model, student_config
@@ -62,7 +74,8 @@ def train_variants(
             model.eval()
             save_model(model, path, meta={"derived_from": base, "overrides": spec})
         else:
-            model, _ = distill(teacher, data, path, {"model": spec, "train": train}, quiet=True)
+            cfg = {"model": spec, "train": train, "distill": distill_weights or {}}
+            model, _ = distill(teacher, data, path, cfg, quiet=True)
         print(f"trained {name} in {time.time() - t0:.0f} s", flush=True)
         out[name] = model
     return out
@@ -209,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     if not (a.data / "index.csv").exists():
         make_dataset(a.data, **DATA)
     teacher = load_model(a.teacher) if a.teacher else load_default_teacher()
-    models = train_variants(teacher, a.data, a.work, names, {**STUDENT["train"], "threads": 1})
+    train = {**STUDENT["train"], "threads": 1}
+    models = train_variants(teacher, a.data, a.work, names, train, STUDENT.get("distill"))
     if a.phase == "train":
         return
     bundles = export_variants(models, a.data, a.work, targets)
