@@ -224,3 +224,25 @@ def test_cli_baseline_needs_update_and_never_overwrites_silently(baseline, tmp_p
         "rows": ["student/pytorch/fp32", "student/candidate/fp32"],
     }
     assert np.isfinite(data["rows"][1]["latency"]["1"]["ratio"])
+
+
+def test_vs_teacher_floors_apply_only_to_the_student_they_were_measured_with(baseline):
+    b = report.BenchRun.from_dict(baseline.to_dict())
+    row = b.row("student/candidate/fp32")
+    row.parity["vs_teacher"] = {"agreement": 0.99, "auc_delta": 0.05, "f1_delta": 0.0}
+    b.settings["student_sha256"] = "a" * 64
+    cur = report.BenchRun.from_dict(baseline.to_dict())
+    cur.row("student/candidate/fp32").parity["vs_teacher"] = {
+        "agreement": 0.9,
+        "auc_delta": -0.01,
+        "f1_delta": 0,
+    }
+    cur.settings["student_sha256"] = "a" * 64  # same weights: a drop against the teacher regresses
+    res = gate.compare(b, cur)
+    assert any(r.what == "parity vs_teacher" for r in res.regressions)
+    cur.settings["student_sha256"] = "b" * 64  # a retrained student: those floors describe another model
+    res = gate.compare(b, cur)
+    assert not any(r.what == "parity vs_teacher" for r in res.regressions)
+    assert any("vs-teacher parity not gated" in n for n in res.notes)
+    cur.row("student/candidate/fp32").parity["vs_student_fp32"]["max_abs_dprob"] = 0.5  # runtime still gated
+    assert any(r.what == "parity vs_student_fp32" for r in gate.compare(b, cur).regressions)

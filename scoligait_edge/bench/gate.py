@@ -341,10 +341,17 @@ def compare(
             )
         judged.append((b, c))
     changes = _changes(judged, gate_threads)
+    other_weights = weights_differ(baseline, current)
+    if other_weights:
+        res.notes.append(
+            "vs-teacher parity not gated: the baseline was measured with other student weights, and its"
+            " vs-teacher floors describe that student (runtime parity vs the student's own FP32 is gated)"
+            " — regenerate the baseline with `scoligait-edge bench baseline --update`"
+        )
     for b, c in judged:
         bad = _latency(b, c, gate_threads, tol, res, changes, cross)
         if b.status == PASSED:
-            bad += _parity(b, c)
+            bad += _parity(b, c, vs_teacher=not other_weights)
         res.regressions += bad
         if not bad:
             res.passed.append(b.id)
@@ -516,9 +523,15 @@ def cross_class_spread(runs: dict[str, BenchRun], threads: int = 1) -> dict[str,
     return out
 
 
-def _parity(b: Row, c: Row) -> list[Regression]:
+def weights_differ(baseline: BenchRun, current: BenchRun) -> bool:
+    """Whether both runs name their student weights (``student_sha256``) and they differ."""
+    b, c = baseline.settings.get("student_sha256"), current.settings.get("student_sha256")
+    return bool(b and c and b != c)
+
+
+def _parity(b: Row, c: Row, vs_teacher: bool = True) -> list[Regression]:
     out = []
-    for key in ("vs_student_fp32", "vs_teacher"):
+    for key in ("vs_student_fp32", "vs_teacher") if vs_teacher else ("vs_student_fp32",):
         floors = b.floors.get(key) or (teacher_floors(b) if key == "vs_teacher" else None)
         metrics = c.parity.get(key)
         if not floors or metrics is None:
