@@ -151,3 +151,17 @@ def test_ablation_writes_both_tables(data, tmp_path):
     doc = json.loads((tmp_path / "abl" / "ablation.json").read_text())
     assert doc["seeds"] == [0, 1] and all(len(r["metrics"]) == 2 for r in doc["runs"])
     assert {r["contrastive"] for r in doc["runs"]} == {0.0, 0.1}
+
+
+def test_reference_recipe_is_valid_and_matches_the_shipped_student():
+    from scoligait_edge.models import load_default_student, student_config, teacher_config
+    from scoligait_edge.train.distill import DistillWeights
+    from scoligait_edge.train.loop import TrainConfig
+    from scoligait_edge.train.reference import STUDENT, TEACHER
+
+    for recipe in (TEACHER, STUDENT):
+        assert TrainConfig.from_dict(recipe["train"]).mirror  # both train on mirrored clips
+    teacher_config(**TEACHER["model"])
+    DistillWeights(**STUDENT.get("distill", {}))
+    want = student_config(**STUDENT["model"], n_prompts=load_default_student().cfg.n_prompts)
+    assert load_default_student().cfg.to_dict() == want.to_dict()  # the shipped student is the recipe's
