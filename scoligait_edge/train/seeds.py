@@ -19,8 +19,6 @@ from typing import Any
 
 import numpy as np
 
-#: Two-sided 95 % Student-t quantiles by degrees of freedom (1–9); normal beyond.
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 METRICS = ("teacher_auc", "student_auc", "auc_drop", "decision_agreement", "top10_feature_overlap")
 
 
@@ -34,10 +32,12 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def interval(values: list[float]) -> dict[str, float]:
     """Mean, sample std and 95 % t-interval half-width of ``values``."""
+    from scipy.stats import t
+
     a = np.asarray(values, dtype=np.float64)
     n = len(a)
     sd = float(a.std(ddof=1)) if n > 1 else float("nan")
-    half = _T95.get(n - 1, 1.96) * sd / math.sqrt(n) if n > 1 else float("nan")
+    half = float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n) if n > 1 else float("nan")
     return {"mean": float(a.mean()), "std": sd, "ci95": half, "n": n}
 
 
