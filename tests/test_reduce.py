@@ -35,8 +35,10 @@ def _rows_sum_to_one(t: Transfer) -> None:
 
 def test_pixel_shuffle_merges_grid_neighbours_and_keeps_fixed_tokens() -> None:
     torch.manual_seed(0)
-    m = PixelShuffleMerge(8, n_time=4, n_groups=6, factor=(2, 3))
+    m = PixelShuffleMerge(8, n_time=4, n_groups=6, factor=(2, 3), n_fixed=1)
     assert (m.n_in, m.n_out) == (24, 4)
+    with pytest.raises(ValueError, match="built for 24 grid"):
+        m(torch.randn(2, 24 + 2, 8))  # a token count it was not built for
     z = torch.randn(2, 24 + 1, 8)
     out, t = m(z)
     assert out.shape == (2, 4 + 1, 8) and torch.equal(out[:, -1], z[:, -1])

@@ -32,24 +32,19 @@ class Transfer(NamedTuple):
     matrix: Tensor
 
 
-def _with_fixed(head: Tensor, n_fixed: int, eye: Tensor | None = None) -> Tensor:
-    """Block-diagonal ``[[head, 0], [0, I_fixed]]`` for a batch of ``head [B, n_out, n_in]``.
+def _with_fixed(head: Tensor, eye: Tensor) -> Tensor:
+    """Block-diagonal ``[[head, 0], [0, eye]]`` for a batch of ``head [B, n_out, n_in]``.
 
-    Pass ``eye`` (an identity buffer) where you can: ``torch.eye`` in a forward lowers to
-    ``STABLEHLO_IOTA`` in LiteRT, an op the TFLite interpreter does not have; one fixed token
-    is built from ones.
+    ``eye [n_fixed, n_fixed]`` is the identity of the pass-through tokens, a constant the module
+    holds (a buffer, or built from ``ones`` in ToMe): ``torch.eye`` in a forward lowers to
+    ``STABLEHLO_IOTA`` in LiteRT, an op the TFLite interpreter does not have.
     """
+    n_fixed = eye.shape[0]
     if n_fixed == 0:
         return head
     b, n_out, n_in = head.shape
-    if eye is not None:
-        eye = eye.to(head.dtype).expand(b, n_fixed, n_fixed)
-    elif n_fixed == 1:
-        eye = head.new_ones(b, 1, 1)
-    else:
-        eye = torch.eye(n_fixed, dtype=head.dtype, device=head.device).expand(b, n_fixed, n_fixed)
     top = torch.cat([head, head.new_zeros(b, n_out, n_fixed)], dim=-1)
-    bottom = torch.cat([head.new_zeros(b, n_fixed, n_in), eye], dim=-1)
+    bottom = torch.cat([head.new_zeros(b, n_fixed, n_in), eye.to(head.dtype).expand(b, -1, -1)], dim=-1)
     return torch.cat([top, bottom], dim=1)
 
 
@@ -61,9 +56,7 @@ class PixelShuffleMerge(nn.Module):
     contribution ``‖W_j · LN(x)_j‖`` to the merged embedding.
     """
 
-    def __init__(
-        self, dim: int, n_time: int, n_groups: int, factor: tuple[int, int], n_fixed: int = 0
-    ) -> None:
+    def __init__(self, dim: int, n_time: int, n_groups: int, factor: tuple[int, int], n_fixed: int) -> None:
         super().__init__()
         self.rt, self.rg = factor
         self.nt, self.ng, self.dim = n_time, n_groups, dim
@@ -104,9 +97,9 @@ class PixelShuffleMerge(nn.Module):
         share = contrib / contrib.sum(dim=-1, keepdim=True)
         head = (share[:, :, None, :] @ self.source_onehot).squeeze(2)  # [B, n_out, n_in]
         out = torch.cat([merged, z[:, self.n_in :]], dim=1)
-        n_fixed = n - self.n_in
-        eye = self.fixed_eye if self.fixed_eye.shape[0] == n_fixed else None
-        return out, Transfer(_with_fixed(head, n_fixed, eye))
+        if n != self.n_in + self.fixed_eye.shape[0]:
+            raise ValueError(f"{n} tokens, built for {self.n_in} grid + {self.fixed_eye.shape[0]} fixed")
+        return out, Transfer(_with_fixed(head, self.fixed_eye))
 
 
 class InattentiveFusion(nn.Module):
@@ -122,6 +115,7 @@ class InattentiveFusion(nn.Module):
         self.n_cand, self.n_fixed = n_in - n_fixed, n_fixed
         self.k = min(self.n_cand - 1, max(1, round(keep * self.n_cand)))
         self.register_buffer("cand_index", torch.arange(self.n_cand), persistent=False)
+        self.register_buffer("fixed_eye", torch.eye(n_fixed), persistent=False)
 
     @property
     def n_out(self) -> int:
@@ -134,7 +128,7 @@ class InattentiveFusion(nn.Module):
         keep = (idx[:, :, None] == self.cand_index).to(z.dtype)  # one-hot rows [B, k, n_cand]
         rest = imp * (1.0 - keep.sum(dim=1))
         rest = rest / rest.sum(dim=-1, keepdim=True).clamp_min(EPS)
-        r = _with_fixed(torch.cat([keep, rest[:, None, :]], dim=1), self.n_fixed)
+        r = _with_fixed(torch.cat([keep, rest[:, None, :]], dim=1), self.fixed_eye)
         return r @ z, Transfer(r)
 
 
@@ -176,6 +170,6 @@ class BipartiteMerge(nn.Module):
         weights = torch.cat([kept_a @ a_rows, b_rows + absorb], dim=1) * s_cand[:, None, :]
         new_size = weights.sum(dim=-1)
         head = weights / new_size[..., None]
-        r = _with_fixed(head, self.n_fixed)
+        r = _with_fixed(head, torch.eye(self.n_fixed, dtype=z.dtype, device=z.device))
         sizes = torch.cat([new_size, size[:, self.n_cand :]], dim=1)
         return r @ z, Transfer(r), sizes
