@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from scoligait_edge.train.seeds import METRICS, bootstrap_auc, interval, merge, summarize
+from scoligait_edge.train.reference import STUDENT, TEACHER, recipe
+from scoligait_edge.train.seeds import METRICS, bootstrap_auc, interval, summarize
 
 
 def test_interval_is_a_student_t_interval() -> None:
@@ -26,11 +27,14 @@ def test_bootstrap_resamples_subjects_and_brackets_the_auc() -> None:
     assert b["lo"] < b["auc"] < b["hi"] and b["hi"] - b["lo"] < 0.2
 
 
-def test_merge_overrides_one_level_deep() -> None:
-    base = {"model": {"dim": 64}, "train": {"epochs": 4, "lr": 3e-4}}
-    got = merge(base, {"train": {"epochs": 6, "mirror": True}})
-    assert got == {"model": {"dim": 64}, "train": {"epochs": 6, "lr": 3e-4, "mirror": True}}
-    assert base["train"]["epochs"] == 4  # the recipe itself is untouched
+def test_recipe_merges_overrides_one_level_deep_and_sets_seed_and_threads() -> None:
+    got = recipe("teacher", 2, seed=5, overrides={"train": {"epochs": 6}, "model": {"dim": 32}})
+    assert got["train"]["epochs"] == 6 and got["train"]["lr"] == TEACHER["train"]["lr"]
+    assert (got["train"]["seed"], got["train"]["threads"]) == (5, 2)
+    assert got["model"] == {**TEACHER["model"], "dim": 32}
+    assert TEACHER["train"]["epochs"] == 4 and "threads" not in TEACHER["train"]  # recipe untouched
+    s = recipe("student", 1)
+    assert s["distill"] == STUDENT["distill"] and s["train"]["seed"] == STUDENT["train"]["seed"]
 
 
 def test_summary_reads_every_seed(tmp_path) -> None:

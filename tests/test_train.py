@@ -130,6 +130,10 @@ def test_distillation_student_follows_teacher(trained, data, tmp_path):
     assert gaps["decision_agreement"] >= 0.75
     assert gaps["student_auc"] > 0.8
     assert 0.0 <= gaps["top10_feature_overlap"] <= 1.0
+    evals = (evaluate(teacher, data, "test"), evaluate(student, data, "test"))
+    assert distillation_gaps(teacher, student, data, "test", evals=evals) == gaps  # given, not recomputed
+    with pytest.raises(ValueError, match="not 'val'"):
+        distillation_gaps(teacher, student, data, "val", evals=evals)
 
 
 def test_ablation_writes_both_tables(data, tmp_path):

@@ -134,13 +134,23 @@ def distill(
 
 
 def distillation_gaps(
-    teacher: ScoliGaitModel, student: ScoliGaitModel, data: DataSource, split: str = "test", top_k: int = 10
+    teacher: ScoliGaitModel,
+    student: ScoliGaitModel,
+    data: DataSource,
+    split: str = "test",
+    top_k: int = 10,
+    evals: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> dict[str, float]:
-    """Student vs teacher on ``split``: AUC drop, decision agreement, max |Δprob|, top-feature overlap."""
+    """Student vs teacher on ``split``: AUC drop, decision agreement, max |Δprob|, top-feature overlap.
+
+    ``evals``: the teacher's and student's `evaluate` results on ``split`` when the caller has them.
+    """
     from scoligait_edge.kmap.saliency import top_feature_indices
     from scoligait_edge.train.evaluate import evaluate
 
-    mt, ms = evaluate(teacher, data, split), evaluate(student, data, split)
+    mt, ms = evals or (evaluate(teacher, data, split), evaluate(student, data, split))
+    if mt.get("split") != split or ms.get("split") != split:
+        raise ValueError(f"evals are of splits {mt.get('split')!r}/{ms.get('split')!r}, not {split!r}")
     ws = get_windows(data, split)
     pt, ps = predict_windows(teacher, ws), predict_windows(student, ws)
     ct, cs = clip_level(ws, pt), clip_level(ws, ps)

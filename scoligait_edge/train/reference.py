@@ -44,6 +44,25 @@ STUDENT: dict[str, Any] = {
 }
 
 
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` merged in one level deep (sections ``model`` / ``train`` / ``distill``)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for k, v in over.items():
+        out[k] = {**out.get(k, {}), **v} if isinstance(v, dict) else v
+    return out
+
+
+def recipe(
+    which: str, threads: int, seed: int | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``"teacher"`` or ``"student"`` training config: the fixed recipe, ``overrides`` merged in,
+    with ``threads`` (and ``seed`` when given) set — what `build` and the seed study both train."""
+    base = {"teacher": TEACHER, "student": STUDENT}[which]
+    cfg = _merge(base, overrides or {})
+    cfg["train"] = {**cfg["train"], "threads": threads, **({} if seed is None else {"seed": seed})}
+    return cfg
+
+
 def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[str, Any]:
     import torch
 
@@ -64,20 +83,18 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
         if not (data_dir / "index.csv").exists():
             make_dataset(data_dir, **DATA)
         t0 = time.time()
-        teacher_cfg = {"model": TEACHER["model"], "train": {**TEACHER["train"], "threads": threads}}
-        teacher, _ = train_teacher(data_dir, teacher_cfg, out / "teacher.pt", force=force)
+        teacher, _ = train_teacher(data_dir, recipe("teacher", threads), out / "teacher.pt", force=force)
         t1 = time.time()
-        student_cfg = {**STUDENT, "train": {**STUDENT["train"], "threads": threads}}
-        student, _ = distill(teacher, data_dir, out / "student.pt", student_cfg, force=force)
+        student, _ = distill(teacher, data_dir, out / "student.pt", recipe("student", threads), force=force)
         t2 = time.time()
         te, se = evaluate(teacher, data_dir, "test"), evaluate(student, data_dir, "test")
-        gaps = distillation_gaps(teacher, student, data_dir, "test")
+        gaps = distillation_gaps(teacher, student, data_dir, "test", evals=(te, se))
         flops_t, flops_s = count_flops(teacher), count_flops(student)
         from scoligait_edge.data.synth import GENERATOR_VERSION
         from scoligait_edge.kmap import catalog_hash
         from scoligait_edge.models.text import prompts_hash
 
-        recipe = {
+        made_by = {
             "generator": GENERATOR_VERSION,
             "catalog_hash": catalog_hash(),
             "prompts_hash": prompts_hash(),
@@ -89,14 +106,14 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
             "command": "python -m scoligait_edge.train.reference",
         }
         te.update(
-            recipe=recipe,
+            recipe=made_by,
             flops=flops_t,
             params=teacher.n_params(),
             train_seconds=round(t1 - t0, 1),
             val_metrics=evaluate(teacher, data_dir, "val"),
         )
         se.update(
-            recipe=recipe,
+            recipe=made_by,
             flops=flops_s,
             params=student.n_params(),
             train_seconds=round(t2 - t1, 1),

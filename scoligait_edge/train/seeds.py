@@ -22,14 +22,6 @@ import numpy as np
 METRICS = ("teacher_auc", "student_auc", "auc_drop", "decision_agreement", "top10_feature_overlap")
 
 
-def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``over`` merged in one level deep (sections ``model`` / ``train`` / ``distill``)."""
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
-    for k, v in over.items():
-        out[k] = {**out.get(k, {}), **v} if isinstance(v, dict) else v
-    return out
-
-
 def interval(values: list[float]) -> dict[str, float]:
     """Mean, sample std and 95 % t-interval half-width of ``values``."""
     from scipy.stats import t
@@ -67,20 +59,18 @@ def run_seed(data: Path, work: Path, seed: int, over_t: dict, over_s: dict, thre
     from scoligait_edge.train.batches import get_windows
     from scoligait_edge.train.distill import distill, distillation_gaps
     from scoligait_edge.train.evaluate import clip_level, evaluate, predict_windows
-    from scoligait_edge.train.reference import STUDENT, TEACHER
+    from scoligait_edge.train.reference import recipe
     from scoligait_edge.train.teacher import train_teacher
 
     torch.set_num_threads(threads)
     d = work / f"seed{seed}"
     d.mkdir(parents=True, exist_ok=True)
-    tcfg = merge(TEACHER, over_t)
-    tcfg["train"] = {**tcfg["train"], "seed": seed, "threads": threads}
-    scfg = merge(STUDENT, over_s)
-    scfg["train"] = {**scfg["train"], "seed": seed, "threads": threads}
+    tcfg, scfg = recipe("teacher", threads, seed, over_t), recipe("student", threads, seed, over_s)
     tp, sp = d / "teacher.pt", d / "student.pt"
     teacher = load_model(tp) if tp.exists() else train_teacher(data, tcfg, tp)[0]
     student = load_model(sp) if sp.exists() else distill(teacher, data, sp, scfg)[0]
-    gaps = distillation_gaps(teacher, student, data, "test")
+    te, se = evaluate(teacher, data, "test"), evaluate(student, data, "test")
+    gaps = distillation_gaps(teacher, student, data, "test", evals=(te, se))
     ws = get_windows(data, "test")
     boot = {}
     for name, m in (("teacher", teacher), ("student", student)):
@@ -91,8 +81,8 @@ def run_seed(data: Path, work: Path, seed: int, over_t: dict, over_s: dict, thre
         "teacher_config": tcfg,
         "student_config": scfg,
         **gaps,
-        "teacher_eval": evaluate(teacher, data, "test"),
-        "student_eval": evaluate(student, data, "test"),
+        "teacher_eval": te,
+        "student_eval": se,
         "bootstrap": boot,
     }
     (d / "result.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
