@@ -31,6 +31,7 @@ class TrainConfig:
     patience: int = 5
     cobb_weight: float = 0.5
     km_noise: float = 0.0  #: training-time Gaussian noise on the kmap, in units of each feature's std
+    modality_dropout: float = 0.0  #: per training window, blank its kmap or its silhouettes (each p/2)
     mirror: bool = False  #: add left–right mirrored training clips (label-consistent L/R swap)
     train_hop: int = 0  #: hop of the training windows (time-shift augmentation); 0 = the dataset's 48
     contrastive: float = 0.0  #: teacher: weight of the decoupled contrastive km↔text/video alignment
@@ -47,6 +48,8 @@ class TrainConfig:
             raise ModelError("epochs, batch_size, threads must be ≥ 1 and lr > 0", "fix the train config")
         if cfg.contrastive < 0 or cfg.contrastive_temperature <= 0:
             raise ModelError("contrastive must be ≥ 0 and its temperature > 0", "e.g. 0.1 and 0.1")
+        if not 0.0 <= cfg.modality_dropout < 1.0:
+            raise ModelError(f"modality_dropout {cfg.modality_dropout} must be in [0, 1)", "e.g. 0.2")
         if cfg.train_hop < 0:
             raise ModelError(f"train_hop {cfg.train_hop} must be ≥ 0", "use 0 (dataset hop) or e.g. 16")
         return cfg

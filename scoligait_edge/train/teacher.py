@@ -72,12 +72,28 @@ def augment(model: torch.nn.Module, kmap: torch.Tensor, km_noise: float) -> torc
     return kmap + km_noise * model.km_std * torch.randn_like(kmap)
 
 
+def drop_modality(
+    model: torch.nn.Module, kmap: torch.Tensor, silhouette: torch.Tensor, p: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Modality dropout: each window loses its kmap (set to the training mean, i.e. zero after
+    normalisation) with probability ``p/2``, else its silhouettes (all background) with ``p/2``,
+    so neither branch can lean on the other (and on the identity cues one of them carries)."""
+    if p <= 0:
+        return kmap, silhouette
+    u = torch.rand(kmap.shape[0])
+    no_km, no_sil = u < p / 2, (u >= p / 2) & (u < p)
+    kmap = torch.where(no_km[:, None, None], model.km_mean.expand_as(kmap), kmap)
+    silhouette = silhouette * (~no_sil).to(silhouette.dtype)[:, None, None, None]
+    return kmap, silhouette
+
+
 def supervised_loss(
     model: torch.nn.Module,
     cobb_weight: float,
     km_noise: float = 0.0,
     contrastive: float = 0.0,
     temperature: float = 0.1,
+    modality_dropout: float = 0.0,
 ) -> Any:
     """BCE on the referral logit + ``cobb_weight`` × smooth-L1 on the standardised Cobb angle
     (+ ``contrastive`` × decoupled InfoNCE between the modality embeddings, when > 0).
@@ -88,8 +104,10 @@ def supervised_loss(
     from scoligait_edge.train.contrastive import alignment_loss
 
     def loss_fn(b: Batch, training: bool) -> tuple[torch.Tensor, dict[str, float]]:
-        kmap = augment(model, b.kmap, km_noise) if training else b.kmap
-        out = model(kmap, b.silhouette, b.prompt_id, extras=contrastive > 0)
+        kmap, sil = b.kmap, b.silhouette
+        if training:
+            kmap, sil = drop_modality(model, augment(model, kmap, km_noise), sil, modality_dropout)
+        out = model(kmap, sil, b.prompt_id, extras=contrastive > 0)
         bce = F.binary_cross_entropy_with_logits(out["referral_logit"], b.label)
         reg = cobb_loss(out["cobb_angle"], b.cobb, model.cobb_mean, model.cobb_std)
         loss, parts = bce + cobb_weight * reg, {"bce": bce.item(), "cobb": reg.item()}
@@ -137,7 +155,12 @@ def train_teacher(
         train_ws,
         val_ws,
         supervised_loss(
-            model, tcfg.cobb_weight, tcfg.km_noise, tcfg.contrastive, tcfg.contrastive_temperature
+            model,
+            tcfg.cobb_weight,
+            tcfg.km_noise,
+            tcfg.contrastive,
+            tcfg.contrastive_temperature,
+            tcfg.modality_dropout,
         ),
         tcfg,
         desc="teacher",
