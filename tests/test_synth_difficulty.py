@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from scoligait_edge.cli import main
-from scoligait_edge.data.difficulty import TARGET_AUC, baseline_auc
+from scoligait_edge.data.difficulty import TARGET_AUC, baseline_auc, latent_ceiling
 from scoligait_edge.data.synth import make_dataset
 from scoligait_edge.errors import DatasetError
 
@@ -36,3 +36,14 @@ def test_baseline_refuses_single_class_split(tmp_path) -> None:
     df.to_csv(d / "index.csv", index=False)
     with pytest.raises(DatasetError, match="one class"):
         baseline_auc(d)
+
+
+def test_latent_ceiling_bounds_what_clips_can_show_and_the_hump_is_evidence_of_its_own() -> None:
+    c = latent_ceiling(seed=2026, subjects=3000)
+    # the true asymmetries separate referrals well but not perfectly (subject gains, natural asymmetry)
+    assert 0.9 < c["logistic_all_auc"] < 0.99 and 0.9 < c["trees_all_auc"] < 0.995
+    # the rib hump alone is informative, and adds to the keypoint-visible signs for a non-linear reader
+    assert 0.7 < c["trees_rib_hump_only_auc"] < c["trees_all_auc"]
+    assert c["trees_all_auc"] >= c["trees_no_rib_hump_auc"]
+    with pytest.raises(DatasetError, match="stable AUC"):
+        latent_ceiling(subjects=50)

@@ -84,3 +84,55 @@ def baseline_auc(
     lo, hi = TARGET_AUC
     res["in_range"] = bool(lo <= res["test_auc"] <= hi)
     return res
+
+
+#: the subject-level surface asymmetries the generator draws (what the pose and silhouettes show)
+LATENT_SIGNS = (
+    "shoulder_tilt",
+    "pelvic_tilt",
+    "trunk_shift",
+    "trunk_lean",
+    "arm_swing",
+    "arm_abd",
+    "head_offset",
+    "trunk_rot",
+    "rib_hump",
+)
+
+
+def latent_ceiling(seed: int = 2026, subjects: int = 6000, test_frac: float = 0.3) -> dict[str, Any]:
+    """Test AUC of classifiers that see each subject's *true* asymmetries, not rendered clips.
+
+    Draws ``subjects`` children of dataset ``seed`` (no rendering: seconds) and fits, on a
+    subject split, a logistic regression and gradient-boosted trees on the generator's latent
+    signs (`LATENT_SIGNS`), with and without the silhouette-only rib hump. A model that reads
+    clips cannot beat this ceiling (2-D pose noise, views and confounders only remove
+    information), so the gap between it and a trained teacher is the headroom distillation
+    experiments have to work with.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from scoligait_edge.data.synth import sample_subject
+
+    if subjects < 100 or not 0.1 <= test_frac <= 0.5:
+        raise DatasetError(
+            f"{subjects} subjects / test fraction {test_frac} cannot give a stable AUC",
+            "use ≥ 100 subjects and a test fraction in [0.1, 0.5]",
+        )
+    people = [sample_subject(seed, i) for i in range(subjects)]
+    X = np.array([[p.asym[k] for k in LATENT_SIGNS] for p in people])
+    y = np.array([p.label for p in people])
+    n_test = round(test_frac * subjects)
+    tr, te = slice(0, subjects - n_test), slice(subjects - n_test, None)
+    out: dict[str, Any] = {"seed": seed, "subjects": subjects, "n_test": n_test}
+    views = {"all": slice(None), "no_rib_hump": slice(0, -1), "rib_hump_only": slice(-1, None)}
+    for name, cols in views.items():
+        for kind, model in (
+            ("logistic", LogisticRegression(max_iter=5000)),
+            ("trees", HistGradientBoostingClassifier(random_state=0)),
+        ):
+            model.fit(X[tr, cols], y[tr])
+            out[f"{kind}_{name}_auc"] = float(roc_auc_score(y[te], model.predict_proba(X[te, cols])[:, 1]))
+    return out
