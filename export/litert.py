@@ -20,7 +20,7 @@ from scoligait_edge.export.pytorch import contract_module, example_args, quiet
 from scoligait_edge.export.targets import ExportOptions
 
 from scoligait_edge.contract import INPUT_NAMES, OUTPUT_NAMES
-from scoligait_edge.errors import ExportError
+from scoligait_edge.errors import BundleError, ExportError
 from scoligait_edge.runtime.base import Inputs, Outputs, Runner
 
 ARTIFACT = "model.tflite"
@@ -138,7 +138,14 @@ class LiteRTRunner(Runner):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         kw = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if reference_kernels else {}
-        self.interpreter = Interpreter(model_path=str(path), num_threads=threads or 1, **kw)
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=threads or 1, **kw)
+        except ValueError as e:  # e.g. "Didn't find op for builtin opcode 'STABLEHLO_IOTA'"
+            raise BundleError(
+                f"the TFLite interpreter cannot load {path.name}: {str(e).splitlines()[0]}",
+                "the graph uses an op this LiteRT runtime lacks (torch.eye/arange in a forward lower"
+                " to STABLEHLO_IOTA): export another target, or build such constants outside forward",
+            ) from e
         sig = self.interpreter.get_signature_list()
         key = next(iter(sig))
         self._runner = self.interpreter.get_signature_runner(key)

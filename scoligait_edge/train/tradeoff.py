@@ -87,6 +87,7 @@ def export_variants(
     """Verified bundles per (variant, target, precision); a failed export is kept as its message."""
     from scoligait_edge.errors import ScoliGaitError
     from scoligait_edge.export import export_model
+    from scoligait_edge.export.targets import get_target
 
     out: dict[tuple[str, str, str], Path | str] = {}
     for name, model in models.items():
@@ -103,8 +104,8 @@ def export_variants(
                 bdir.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     kw: dict[str, Any] = {"precision": precision, "parity_data": data}
-                    if precision == "int8":
-                        kw["calib"] = data
+                    if precision == "int8" and get_target(target).accepts("calib"):
+                        kw["calib"] = data  # LiteRT's dynamic-range INT8 takes no calibration set
                     export_model(model, target, bdir, **kw)
                     out[(name, target, precision)] = bdir
                 except ScoliGaitError as e:
