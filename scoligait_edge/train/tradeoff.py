@@ -162,6 +162,13 @@ def evaluate_variants(teacher: Any, models: dict[str, Any], data: Path) -> dict[
     return out
 
 
+def _failure(error: str | None) -> str:
+    """Table cell of an artifact that was not timed: failed the parity gate, or failed to export."""
+    if not error:
+        return "—"
+    return "parity ✗" if "disagrees with its reference" in error else "export ✗"
+
+
 def markdown(rows: dict[str, dict[str, Any]], lat: dict[str, float], targets: list[str]) -> str:
     t_pt, t_ort = lat["teacher/pytorch/fp32"], lat["teacher/onnx/fp32"]
     head = ["Variant", "Tokens/block", "MFLOPs", "AUC", "ΔAUC", "Agree", "Top-10"]
@@ -175,7 +182,7 @@ def markdown(rows: dict[str, dict[str, Any]], lat: dict[str, float], targets: li
             "→".join(str(n) for n in r["tokens_per_block"]),
             f"{r['flops'] / 1e6:.1f}",
             f"{r['student_auc']:.3f}",
-            f"{-r['auc_drop']:+.3f}",
+            f"{r['student_auc'] - r['teacher_auc']:+.3f}",  # not -auc_drop: no "-0.000"
             f"{100 * r['decision_agreement']:.1f}%",
             f"{r['top10_feature_overlap']:.2f}",
         ]
@@ -183,7 +190,7 @@ def markdown(rows: dict[str, dict[str, Any]], lat: dict[str, float], targets: li
             for p in PRECISIONS:
                 ms = lat.get(f"{name}/{t}/{p}")
                 if ms is None:
-                    cells.append("export ✗" if r["exports"].get(f"{t}/{p}") else "—")
+                    cells.append(_failure(r["exports"].get(f"{t}/{p}")))
                 else:
                     cells.append(f"{ms:.3f}")
         i8 = lat.get(f"{name}/onnx/int8")
@@ -192,7 +199,8 @@ def markdown(rows: dict[str, dict[str, Any]], lat: dict[str, float], targets: li
     lines.append("")
     lines.append(
         f"Teacher FP32, 1 thread: PyTorch {t_pt:.2f} ms, ONNX Runtime {t_ort:.2f} ms. "
-        f"Teacher test AUC {next(iter(rows.values()))['teacher_auc']:.3f}."
+        f"Teacher test AUC {next(iter(rows.values()))['teacher_auc']:.3f}. "
+        "parity ✗: exported, but refused by the verified export's parity gate (reasons in tradeoff.json)."
     )
     return "\n".join(lines) + "\n"
 
