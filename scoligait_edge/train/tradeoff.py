@@ -148,10 +148,12 @@ def time_all(
 def evaluate_variants(teacher: Any, models: dict[str, Any], data: Path) -> dict[str, dict[str, Any]]:
     from scoligait_edge.models import count_flops
     from scoligait_edge.train.distill import distillation_gaps
+    from scoligait_edge.train.evaluate import evaluate
 
     out = {}
+    te = evaluate(teacher, data, "test")  # once, not once per variant
     for name, m in models.items():
-        g = distillation_gaps(teacher, m, data, "test")
+        g = distillation_gaps(teacher, m, data, "test", evals=(te, evaluate(m, data, "test")))
         out[name] = {
             **g,
             "flops": count_flops(m),
