@@ -35,9 +35,9 @@ class Transfer(NamedTuple):
 def _with_fixed(head: Tensor, eye: Tensor) -> Tensor:
     """Block-diagonal ``[[head, 0], [0, eye]]`` for a batch of ``head [B, n_out, n_in]``.
 
-    ``eye [n_fixed, n_fixed]`` is the identity of the pass-through tokens, a constant the module
-    holds (a buffer, or built from ``ones`` in ToMe): ``torch.eye`` in a forward lowers to
-    ``STABLEHLO_IOTA`` in LiteRT, an op the TFLite interpreter does not have.
+    ``eye [n_fixed, n_fixed]`` is the identity of the pass-through tokens: a buffer where the module
+    can hold one (``torch.eye`` in a forward lowers to ``STABLEHLO_IOTA`` in LiteRT, an op the TFLite
+    interpreter lacks), built in ``forward`` by ToMe, whose buffers ExecuTorch cannot lower.
     """
     n_fixed = eye.shape[0]
     if n_fixed == 0:

@@ -31,7 +31,7 @@ class TrainConfig:
     patience: int = 5
     cobb_weight: float = 0.5
     km_noise: float = 0.0  #: training-time Gaussian noise on the kmap, in units of each feature's std
-    modality_dropout: float = 0.0  #: per training window, blank its kmap or its silhouettes (each p/2)
+    modality_dropout: float = 0.0  #: teacher: per training window, blank its kmap or silhouettes (p/2 each)
     mirror: bool = False  #: add left–right mirrored training clips (label-consistent L/R swap)
     train_hop: int = 0  #: hop of the training windows (time-shift augmentation); 0 = the dataset's 48
     contrastive: float = 0.0  #: teacher: weight of the decoupled contrastive km↔text/video alignment

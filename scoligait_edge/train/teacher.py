@@ -87,16 +87,10 @@ def drop_modality(
     return kmap, silhouette
 
 
-def supervised_loss(
-    model: torch.nn.Module,
-    cobb_weight: float,
-    km_noise: float = 0.0,
-    contrastive: float = 0.0,
-    temperature: float = 0.1,
-    modality_dropout: float = 0.0,
-) -> Any:
-    """BCE on the referral logit + ``cobb_weight`` × smooth-L1 on the standardised Cobb angle
-    (+ ``contrastive`` × decoupled InfoNCE between the modality embeddings, when > 0).
+def supervised_loss(model: torch.nn.Module, cfg: TrainConfig) -> Any:
+    """BCE on the referral logit + ``cfg.cobb_weight`` × smooth-L1 on the standardised Cobb angle
+    (+ ``cfg.contrastive`` × decoupled InfoNCE between the modality embeddings, when > 0); training
+    batches get ``cfg``'s kmap noise and modality dropout.
 
     The validation loss (early stopping) is the task loss only, so runs with and without the
     alignment term stop on the same criterion.
@@ -106,16 +100,16 @@ def supervised_loss(
     def loss_fn(b: Batch, training: bool) -> tuple[torch.Tensor, dict[str, float]]:
         kmap, sil = b.kmap, b.silhouette
         if training:
-            kmap, sil = drop_modality(model, augment(model, kmap, km_noise), sil, modality_dropout)
-        out = model(kmap, sil, b.prompt_id, extras=contrastive > 0)
+            kmap, sil = drop_modality(model, augment(model, kmap, cfg.km_noise), sil, cfg.modality_dropout)
+        out = model(kmap, sil, b.prompt_id, extras=cfg.contrastive > 0)
         bce = F.binary_cross_entropy_with_logits(out["referral_logit"], b.label)
         reg = cobb_loss(out["cobb_angle"], b.cobb, model.cobb_mean, model.cobb_std)
-        loss, parts = bce + cobb_weight * reg, {"bce": bce.item(), "cobb": reg.item()}
-        if contrastive > 0:
-            nce = alignment_loss(out, b.prompt_id, temperature)
+        loss, parts = bce + cfg.cobb_weight * reg, {"bce": bce.item(), "cobb": reg.item()}
+        if cfg.contrastive > 0:
+            nce = alignment_loss(out, b.prompt_id, cfg.contrastive_temperature)
             parts["nce"] = nce.item()
             if training:
-                loss = loss + contrastive * nce
+                loss = loss + cfg.contrastive * nce
         return loss, parts
 
     return loss_fn
@@ -154,14 +148,7 @@ def train_teacher(
         list(model.parameters()),
         train_ws,
         val_ws,
-        supervised_loss(
-            model,
-            tcfg.cobb_weight,
-            tcfg.km_noise,
-            tcfg.contrastive,
-            tcfg.contrastive_temperature,
-            tcfg.modality_dropout,
-        ),
+        supervised_loss(model, tcfg),
         tcfg,
         desc="teacher",
         quiet=quiet,
