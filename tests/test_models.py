@@ -294,3 +294,38 @@ def test_explanation_constants_follow_the_weights():
     torch.testing.assert_close(other.km_embed.col_norm, emb.column_norms())
     x = example_inputs(2)
     torch.testing.assert_close(other(*x)["saliency"], model(*x)["saliency"])
+
+
+def test_posture_tokens_see_the_window_mean_silhouette_not_its_frame_order():
+    """``video_posture`` adds one token per spatial patch of the window-mean silhouette: shuffling
+    the frames changes every tubelet token but no posture token; a static bulge on one flank
+    (a rib hump) changes the posture tokens of that flank's patch and, through the mean's
+    antisymmetric part, of its mirror patch — and nothing else."""
+    from scoligait_edge.models.embed import TubeletEmbed
+
+    torch.manual_seed(0)
+    emb = TubeletEmbed(16, WINDOW, (64, 44), (16, 16, 11), posture=True)
+    n_tube = emb.nt * emb.nh * emb.nw
+    assert emb.n_tokens == n_tube + emb.nh * emb.nw
+    v = torch.rand(2, WINDOW, 64, 44)
+    shuffled = v[:, torch.randperm(WINDOW)]
+    a, b = emb(v), emb(shuffled)
+    torch.testing.assert_close(a[:, n_tube:], b[:, n_tube:], atol=1e-5, rtol=1e-5)
+    assert (a[:, :n_tube] - b[:, :n_tube]).abs().amax() > 1e-2
+    bulge = v.clone()
+    bulge[:, :, 20:30, 40:44] += 0.5  # right flank, rows 20–29: spatial patch row 1, column 3
+    d = (emb(bulge)[:, n_tube:] - a[:, n_tube:]).abs().amax(dim=(0, 2)).reshape(emb.nh, emb.nw)
+    assert d[1, 3] > 1e-2 and d[1, 0] > 1e-2 and int((d > 1e-6).sum()) == 2
+    # aligned rotary positions put the posture tokens at the window's centre frame
+    pos = emb.positions(aligned=True)
+    assert len(pos) == emb.n_tokens and torch.all(pos[n_tube:] == (WINDOW - 1) / 2)
+    un = emb.positions(aligned=False)
+    assert torch.equal(un, torch.arange(emb.n_tokens, dtype=torch.float32))
+
+
+def test_posture_teacher_runs_and_the_student_refuses_posture():
+    t = Teacher(teacher_config(**SMALL_T, video_posture=True)).eval()
+    out = t(torch.randn(2, WINDOW, N_FEATURES), torch.rand(2, WINDOW, 64, 44), torch.tensor([0, 3]))
+    assert out["referral_logit"].shape == (2,) and torch.isfinite(out["saliency"]).all()
+    with pytest.raises(ModelError, match="video_posture"):
+        student_config(video_posture=True)

@@ -136,3 +136,52 @@ def latent_ceiling(seed: int = 2026, subjects: int = 6000, test_frac: float = 0.
             model.fit(X[tr, cols], y[tr])
             out[f"{kind}_{name}_auc"] = float(roc_auc_score(y[te], model.predict_proba(X[te, cols])[:, 1]))
     return out
+
+
+def asymmetry_profile(silhouettes: np.ndarray) -> np.ndarray:
+    """``[H]`` float64: per image row, left-half minus mirrored right-half mass of the clip-mean
+    silhouette (``[T, H, W]`` uint8 or float). A mirrored clip gives the negated profile."""
+    m = np.asarray(silhouettes, dtype=np.float64).mean(axis=0) / (
+        255.0 if silhouettes.dtype == np.uint8 else 1.0
+    )
+    half = m.shape[1] // 2
+    return m[:, :half].sum(axis=1) - m[:, ::-1][:, :half].sum(axis=1)
+
+
+def silhouette_probe(data_dir: str | os.PathLike, progress: bool | None = None) -> dict[str, Any]:
+    """How much the silhouettes alone say: gradient-boosted trees on each clip's `asymmetry_profile`.
+
+    Fitted on the train split, scored (clip-level ROC AUC) on val and test; a logistic regression on
+    the profile's magnitude is the linear reference. A teacher whose video branch cannot match this
+    probe is leaving silhouette evidence unread (``docs/models.md``, "Why the teacher …").
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    from scoligait_edge.data.progress import track
+
+    df = load_index(data_dir)
+    rows = []
+    for _, row in track(df.iterrows(), len(df), "clip asymmetry profiles", progress):
+        sil = read_index_clip(row).silhouettes
+        if sil is None:
+            raise DatasetError(f"{row['path']}: no silhouettes", "the probe needs clips with silhouettes")
+        rows.append(asymmetry_profile(sil))
+    X = np.stack(rows)
+    y = df["label"].to_numpy()
+    masks = {s: (df["split"] == s).to_numpy() for s in ("train", "val", "test")}
+    for s, m in masks.items():
+        if len(np.unique(y[m])) < 2:
+            raise DatasetError(
+                f"split '{s}' holds only one class", "use more subjects so every split has both"
+            )
+    trees = HistGradientBoostingClassifier(random_state=0, max_iter=300, learning_rate=0.05)
+    linear = _model(0.1)
+    trees.fit(X[masks["train"]], y[masks["train"]])
+    linear.fit(np.abs(X[masks["train"]]), y[masks["train"]])
+    out: dict[str, Any] = {"n_clips": len(df)}
+    for s in ("val", "test"):
+        m = masks[s]
+        out[f"trees_{s}_auc"] = float(roc_auc_score(y[m], trees.predict_proba(X[m])[:, 1]))
+        out[f"logistic_abs_{s}_auc"] = float(roc_auc_score(y[m], linear.predict_proba(np.abs(X[m]))[:, 1]))
+    return out

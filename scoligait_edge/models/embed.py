@@ -129,27 +129,58 @@ class KMPatchEmbed(nn.Module):
 
 
 class TubeletEmbed(nn.Module):
-    """Silhouette tubelets (``pt`` frames × ``ph × pw`` pixels) → tokens, plus a learned spatial embedding."""
+    """Silhouette tubelets (``pt`` frames × ``ph × pw`` pixels) → tokens, plus a learned spatial embedding.
 
-    def __init__(self, dim: int, window: int, hw: tuple[int, int], patch: tuple[int, int, int]) -> None:
+    ``posture=True`` appends one token per ``ph × pw`` patch of the *window-mean* silhouette: the
+    body outline averaged over the gait cycle, where a rib hump or a shifted trunk stands still
+    while arms and legs blur out (a clinician's standing-posture view; ``docs/models.md``). Each
+    posture token sees its patch of the mean and of the mean's left–right antisymmetric part
+    (mean − mirrored mean), so a one-sided bulge is an input, not a difference the encoder has to
+    learn between distant patches.
+    """
+
+    def __init__(
+        self, dim: int, window: int, hw: tuple[int, int], patch: tuple[int, int, int], posture: bool = False
+    ) -> None:
         super().__init__()
         self.pt, self.ph, self.pw = patch
         self.nt, self.nh, self.nw = window // self.pt, hw[0] // self.ph, hw[1] // self.pw
         self.proj = nn.Linear(self.pt * self.ph * self.pw, dim)
         self.spatial = nn.Parameter(torch.zeros(self.nh * self.nw, dim))
+        self.posture = posture
+        if posture:
+            self.posture_proj = nn.Linear(2 * self.ph * self.pw, dim)
+            self.posture_spatial = nn.Parameter(torch.zeros(self.nh * self.nw, dim))
 
     @property
     def n_tokens(self) -> int:
-        return self.nt * self.nh * self.nw
+        return (self.nt + int(self.posture)) * self.nh * self.nw
 
     def forward(self, v: Tensor) -> Tensor:
         b = v.shape[0]
         x = v.reshape(b, self.nt, self.pt, self.nh, self.ph, self.nw, self.pw)
         x = x.permute(0, 1, 3, 5, 2, 4, 6).reshape(b, self.nt, self.nh * self.nw, -1)
-        return (self.proj(x) + self.spatial).reshape(b, self.n_tokens, -1)
+        tok = (self.proj(x) + self.spatial).reshape(b, self.nt * self.nh * self.nw, -1)
+        if not self.posture:
+            return tok
+        m = v.mean(dim=1)
+        m = torch.stack([m, m - m.flip(-1)], dim=1).reshape(b, 2, self.nh, self.ph, self.nw, self.pw)
+        m = m.permute(0, 2, 4, 1, 3, 5).reshape(b, self.nh * self.nw, 2 * self.ph * self.pw)
+        return torch.cat([tok, self.posture_proj(m) + self.posture_spatial], dim=1)
 
     def positions(self, aligned: bool) -> Tensor:
-        return token_positions(self.nt, self.nh * self.nw, self.pt, aligned)
+        """Tubelets as `token_positions`; posture tokens cover the whole window, so aligned they
+        sit at its centre frame and unaligned they continue the raster index."""
+        pos = token_positions(self.nt, self.nh * self.nw, self.pt, aligned)
+        if not self.posture:
+            return pos
+        n = self.nh * self.nw
+        extra = (
+            torch.full((n,), (self.nt * self.pt - 1) / 2.0)
+            if aligned
+            else torch.arange(len(pos), len(pos) + n, dtype=torch.float32)
+        )
+        return torch.cat([pos, extra])
 
 
 class CheapSilhouetteEmbed(nn.Module):

@@ -16,7 +16,8 @@ class Teacher(ScoliGaitModel):
     """Three-modality teacher (the paper's design).
 
     - knowledge-map ViT: tokens of ``km_patch`` frames × one feature group, ``depth`` blocks;
-    - silhouette-video ViT: same backbone, tubelet embedding, ``depth`` blocks;
+    - silhouette-video ViT: same backbone, tubelet embedding (plus window-mean posture tokens with
+      ``video_posture``), ``depth`` blocks;
     - text: all-MiniLM-L6-v2 embeddings of the finite clinical-prompt set. The encoder is
       run once over `scoligait_edge.prompts.PROMPTS` (see `models.text.minilm_table`) and the
       ``[n_prompts, 384]`` result is kept as the ``text_table`` buffer indexed by ``prompt_id``
@@ -42,7 +43,7 @@ class Teacher(ScoliGaitModel):
             self.km_proj = nn.Linear(d, d)
             positions.append(pos)
         if self.use_video:
-            self.video_embed = TubeletEmbed(d, WINDOW, cfg.sil_hw, cfg.video_patch)
+            self.video_embed = TubeletEmbed(d, WINDOW, cfg.sil_hw, cfg.video_patch, cfg.video_posture)
             pos = self.video_embed.positions(aligned)
             self.video_encoder = Encoder(
                 d, cfg.depth, cfg.heads, pos, cfg.mlp_ratio, cfg.dropout, cfg.rope_base
