@@ -12,6 +12,7 @@ from scoligait_edge.errors import DatasetError, ModelError
 from scoligait_edge.models import Student, Teacher, load_model
 from scoligait_edge.train.distill import distill, distillation_gaps
 from scoligait_edge.train.evaluate import choose_threshold, clip_level, evaluate, metrics, predict_windows
+from scoligait_edge.train.loop import TrainConfig
 from scoligait_edge.train.teacher import train_teacher
 from scoligait_edge.train.toy import SIGNAL_FEATURES, toy_splits
 
@@ -169,3 +170,20 @@ def test_reference_recipe_is_valid_and_matches_the_shipped_student():
     DistillWeights(**STUDENT.get("distill", {}))
     want = student_config(**STUDENT["model"], n_prompts=load_default_student().cfg.n_prompts)
     assert load_default_student().cfg.to_dict() == want.to_dict()  # the shipped student is the recipe's
+
+
+def test_screening_operating_point_holds_the_val_sensitivity():
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(40, int), np.zeros(60, int)]
+    probs = np.r_[rng.uniform(0.3, 1.0, 40), rng.uniform(0.0, 0.7, 60)]
+    for sens in (0.5, 0.85, 0.9, 1.0):
+        t = choose_threshold(labels, probs, sensitivity=sens)
+        got = (probs[labels == 1] >= t).mean()
+        assert got >= sens  # refers at least that share of the positives …
+        assert (probs[labels == 1] >= t).sum() == int(np.ceil(sens * 40 - 1e-9))  # … and not one more
+        assert not np.any(probs == t)  # midway between scores, not on a sample
+    assert choose_threshold(labels, probs, 0.0) == choose_threshold(labels, probs)  # 0: Youden's J
+    with pytest.raises(ValueError, match="sensitivity"):
+        choose_threshold(labels, probs, sensitivity=1.5)
+    with pytest.raises(ModelError, match="operating_sensitivity"):
+        TrainConfig.from_dict({"operating_sensitivity": -0.1})

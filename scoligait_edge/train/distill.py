@@ -126,7 +126,7 @@ def distill(
     )
     student.eval()
     vc = clip_level(val_ws, predict_windows(student, val_ws))
-    student.threshold.fill_(choose_threshold(vc["label"], vc["prob"]))
+    student.threshold.fill_(choose_threshold(vc["label"], vc["prob"], tcfg.operating_sensitivity))
     info = {"history": history, "train": tcfg.__dict__, "distill": dataclasses.asdict(w)}
     if out is not None:
         save_model(student, out, force=force, meta=info)

@@ -60,13 +60,25 @@ def clip_level(ws: Any, pred: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def choose_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
-    """Threshold maximising Youden's J over midpoints between scores; ties go to the one closest to 0.5;
-    0.5 when only one class is present."""
+def choose_threshold(labels: np.ndarray, probs: np.ndarray, sensitivity: float = 0.0) -> float:
+    """The decision threshold on ``probs``; 0.5 when only one class is present.
+
+    ``sensitivity`` 0: maximise Youden's J over midpoints between scores (ties go to the one closest
+    to 0.5). Otherwise a screening operating point: the highest threshold that refers at least that
+    fraction of the positives, placed midway to the next lower score so it is not on a sample.
+    """
     labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probs, np.float64)
     if labels.min() == labels.max():
         return 0.5
-    u = np.unique(np.asarray(probs, np.float64))
+    if sensitivity:
+        if not 0.0 < sensitivity <= 1.0:
+            raise ValueError(f"sensitivity {sensitivity} must lie in (0, 1]")
+        pos = np.sort(probs[labels == 1])[::-1]
+        t = pos[int(np.ceil(sensitivity * len(pos) - 1e-9)) - 1]
+        below = probs[probs < t]
+        return float((t + below.max()) / 2) if below.size else float(t)
+    u = np.unique(probs)
     cands = np.unique(np.concatenate([(u[:-1] + u[1:]) / 2, [0.5, u[0], u[-1] + 1e-6]]))
     pos, neg = labels == 1, labels == 0
     best, best_t = -np.inf, 0.5
@@ -105,15 +117,17 @@ def evaluate(
     split: str = "test",
     threshold: float | None = None,
     batch_size: int = 64,
+    sensitivity: float = 0.0,
 ) -> dict[str, Any]:
-    """Evaluate ``model`` on ``split`` at clip level; the threshold comes from the val split."""
+    """Evaluate ``model`` on ``split`` at clip level; the threshold comes from the val split
+    (`choose_threshold`: Youden's J, or the operating point of val ``sensitivity``)."""
     source = "given"
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
     if threshold is None:
         val = get_windows(data, "val")
         vc = clip_level(val, predict_windows(model, val, batch_size))
-        threshold, source = choose_threshold(vc["label"], vc["prob"]), "val"
+        threshold, source = choose_threshold(vc["label"], vc["prob"], sensitivity), "val"
     ws = get_windows(data, split)
     wp = predict_windows(model, ws, batch_size)
     c = clip_level(ws, wp)

@@ -36,6 +36,8 @@ class TrainConfig:
     train_hop: int = 0  #: hop of the training windows (time-shift augmentation); 0 = the dataset's 48
     contrastive: float = 0.0  #: teacher: weight of the decoupled contrastive km↔text/video alignment
     contrastive_temperature: float = 0.1
+    #: decision threshold chosen on val: 0 = Youden's J, else the val sensitivity to hold (screening)
+    operating_sensitivity: float = 0.0
     grad_clip: float = 1.0
     seed: int = 0
     threads: int = 1
@@ -50,6 +52,11 @@ class TrainConfig:
             raise ModelError("contrastive must be ≥ 0 and its temperature > 0", "e.g. 0.1 and 0.1")
         if not 0.0 <= cfg.modality_dropout < 1.0:
             raise ModelError(f"modality_dropout {cfg.modality_dropout} must be in [0, 1)", "e.g. 0.2")
+        if not 0.0 <= cfg.operating_sensitivity <= 1.0:
+            raise ModelError(
+                f"operating_sensitivity {cfg.operating_sensitivity} must be in [0, 1]",
+                "0 (Youden) or e.g. 0.85",
+            )
         if cfg.train_hop < 0:
             raise ModelError(f"train_hop {cfg.train_hop} must be ≥ 0", "use 0 (dataset hop) or e.g. 16")
         return cfg

@@ -87,7 +87,12 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
         t1 = time.time()
         student, _ = distill(teacher, data_dir, out / "student.pt", recipe("student", threads), force=force)
         t2 = time.time()
-        te, se = evaluate(teacher, data_dir, "test"), evaluate(student, data_dir, "test")
+        st = recipe("teacher", threads)["train"].get("operating_sensitivity", 0.0)
+        ss = recipe("student", threads)["train"].get("operating_sensitivity", 0.0)
+        te, se = (
+            evaluate(teacher, data_dir, "test", sensitivity=st),
+            evaluate(student, data_dir, "test", sensitivity=ss),
+        )
         gaps = distillation_gaps(teacher, student, data_dir, "test", evals=(te, se))
         flops_t, flops_s = count_flops(teacher), count_flops(student)
         from scoligait_edge.data.synth import GENERATOR_VERSION
@@ -110,7 +115,7 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
             flops=flops_t,
             params=teacher.n_params(),
             train_seconds=round(t1 - t0, 1),
-            val_metrics=evaluate(teacher, data_dir, "val"),
+            val_metrics=evaluate(teacher, data_dir, "val", sensitivity=st),
         )
         se.update(
             recipe=made_by,
@@ -119,7 +124,7 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
             train_seconds=round(t2 - t1, 1),
             flop_ratio=flops_t / flops_s,
             distillation=gaps,
-            val_metrics=evaluate(student, data_dir, "val"),
+            val_metrics=evaluate(student, data_dir, "val", sensitivity=ss),
         )
         atomic_write_text(out / "teacher_eval.json", json.dumps(te, indent=2) + "\n", force=True)
         atomic_write_text(out / "student_eval.json", json.dumps(se, indent=2) + "\n", force=True)

@@ -69,7 +69,11 @@ def run_seed(data: Path, work: Path, seed: int, over_t: dict, over_s: dict, thre
     tp, sp = d / "teacher.pt", d / "student.pt"
     teacher = load_model(tp) if tp.exists() else train_teacher(data, tcfg, tp)[0]
     student = load_model(sp) if sp.exists() else distill(teacher, data, sp, scfg)[0]
-    te, se = evaluate(teacher, data, "test"), evaluate(student, data, "test")
+    sens = (tcfg["train"].get("operating_sensitivity", 0.0), scfg["train"].get("operating_sensitivity", 0.0))
+    te, se = (
+        evaluate(teacher, data, "test", sensitivity=sens[0]),
+        evaluate(student, data, "test", sensitivity=sens[1]),
+    )
     gaps = distillation_gaps(teacher, student, data, "test", evals=(te, se))
     ws = get_windows(data, "test")
     boot = {}

@@ -154,7 +154,7 @@ def train_teacher(
         quiet=quiet,
     )
     vc = clip_level(val_ws, predict_windows(model, val_ws))
-    model.threshold.fill_(choose_threshold(vc["label"], vc["prob"]))
+    model.threshold.fill_(choose_threshold(vc["label"], vc["prob"], tcfg.operating_sensitivity))
     info = {"history": history, "train": tcfg.__dict__, "n_train_windows": len(train_ws.label)}
     if out is not None:
         save_model(model, out, force=force, meta=info)
