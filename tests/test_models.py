@@ -323,9 +323,22 @@ def test_posture_tokens_see_the_window_mean_silhouette_not_its_frame_order():
     assert torch.equal(un, torch.arange(emb.n_tokens, dtype=torch.float32))
 
 
-def test_posture_teacher_runs_and_the_student_refuses_posture():
+def test_posture_models_run_and_the_student_posture_token_ignores_frame_order():
     t = Teacher(teacher_config(**SMALL_T, video_posture=True)).eval()
     out = t(torch.randn(2, WINDOW, N_FEATURES), torch.rand(2, WINDOW, 64, 44), torch.tensor([0, 3]))
     assert out["referral_logit"].shape == (2,) and torch.isfinite(out["saliency"]).all()
-    with pytest.raises(ModelError, match="video_posture"):
-        student_config(video_posture=True)
+    st = Student(student_config(n_prompts=4, video_posture=True, merge=(2, 2), depth=1)).eval()
+    emb = st.sil_embed
+    assert emb.n_tokens == WINDOW // 16 + 1
+    v = torch.rand(2, WINDOW, 64, 44)
+    sampled = torch.arange(0, WINDOW, emb.stride)
+    shuffled = v.clone()
+    shuffled[:, sampled] = v[:, sampled[torch.randperm(len(sampled))]]  # reorder the frames it reads
+    a, b = emb(v), emb(shuffled)
+    torch.testing.assert_close(a[:, -1], b[:, -1], atol=1e-5, rtol=1e-5)  # the posture token
+    assert (a[:, :-1] - b[:, :-1]).abs().amax() > 1e-2
+    skipped = v.clone()
+    skipped[:, 1::4] = 0.0  # frames between the sampled ones are never read
+    torch.testing.assert_close(emb(skipped), a, atol=0, rtol=0)
+    out = st(torch.randn(2, WINDOW, N_FEATURES), v, torch.tensor([0, 3]))
+    torch.testing.assert_close(out["saliency"].sum((1, 2)), torch.ones(2), atol=1e-5, rtol=0)

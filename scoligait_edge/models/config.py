@@ -48,7 +48,7 @@ class ModelConfig:
     km_patch: int = 16
     groups: tuple[int, int, int] = (10, 4, 6)
     video_patch: tuple[int, int, int] = (16, 16, 11)  # frames, height, width of a tubelet
-    video_posture: bool = False  # teacher: add window-mean silhouette ("posture") tokens
+    video_posture: bool = False  # add window-mean silhouette ("posture") tokens to the video path
     video_stride: int = 4  # student: keep every n-th frame
     video_pool: int = 4  # student: average-pool factor per side
     latents: int = 32
@@ -102,8 +102,6 @@ class ModelConfig:
             pt % self.video_stride or self.sil_hw[0] % self.video_pool or self.sil_hw[1] % self.video_pool
         ):
             raise bad("video_stride/video_pool must divide the patch length and silhouette size")
-        if self.kind == "student" and self.video_posture:
-            raise bad("video_posture is a teacher option (the student reads CheapSilhouetteEmbed)")
         if self.depth < 1 or self.latents < 1 or self.n_prompts < 1:
             raise bad("depth, latents and n_prompts must be ≥ 1")
         self._validate_reduction(bad)

@@ -185,20 +185,34 @@ class TubeletEmbed(nn.Module):
 
 class CheapSilhouetteEmbed(nn.Module):
     """Student silhouette path: keep every ``stride``-th frame, average-pool ``pool × pool`` pixels,
-    and merge one time patch of pooled frames into a single token (pixel-shuffle-style merging)."""
+    and merge one time patch of pooled frames into a single token (pixel-shuffle-style merging).
+
+    ``posture=True`` adds one token from the mean of those pooled frames and its left–right
+    antisymmetric part — the teacher's posture tokens (`TubeletEmbed`) at the student's resolution.
+    """
 
     def __init__(
-        self, dim: int, window: int, hw: tuple[int, int], patch: int, stride: int, pool: int
+        self,
+        dim: int,
+        window: int,
+        hw: tuple[int, int],
+        patch: int,
+        stride: int,
+        pool: int,
+        posture: bool = False,
     ) -> None:
         super().__init__()
         self.patch, self.stride, self.pool = patch, stride, pool
         self.nt, self.h, self.w = window // patch, hw[0] // pool, hw[1] // pool
         self.per = patch // stride
         self.proj = nn.Linear(self.per * self.h * self.w, dim)
+        self.posture = posture
+        if posture:
+            self.posture_proj = nn.Linear(2 * self.h * self.w, dim)
 
     @property
     def n_tokens(self) -> int:
-        return self.nt
+        return self.nt + int(self.posture)
 
     def forward(self, v: Tensor) -> Tensor:
         b = v.shape[0]
@@ -207,7 +221,16 @@ class CheapSilhouetteEmbed(nn.Module):
         # strided axes of a 6-D view ran on OpenVINO's reference kernel (60% of its run time)
         x = x.reshape(-1, self.pool, self.w * self.pool).mean(dim=1)  # rows
         x = x.reshape(-1, self.w, self.pool).mean(dim=-1)  # columns
-        return self.proj(x.reshape(b, self.nt, self.per * self.h * self.w))
+        tok = self.proj(x.reshape(b, self.nt, self.per * self.h * self.w))
+        if not self.posture:
+            return tok
+        m = x.reshape(b, self.nt * self.per, self.h, self.w).mean(dim=1)
+        m = torch.cat([m, m - m.flip(-1)], dim=1).reshape(b, 1, 2 * self.h * self.w)
+        return torch.cat([tok, self.posture_proj(m)], dim=1)
 
     def positions(self, aligned: bool) -> Tensor:
-        return token_positions(self.nt, 1, self.patch, aligned)
+        pos = token_positions(self.nt, 1, self.patch, aligned)
+        if not self.posture:
+            return pos
+        extra = torch.tensor([(self.nt * self.patch - 1) / 2.0 if aligned else float(len(pos))])
+        return torch.cat([pos, extra])

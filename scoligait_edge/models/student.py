@@ -18,7 +18,8 @@ class Student(ScoliGaitModel):
 
     Tokens: knowledge-map patches (``km_patch`` frames × coarse feature groups), one silhouette
     token per time patch (every ``video_stride``-th frame, ``video_pool``² average pooling,
-    frames merged into the channel dimension) and one prompt token looked up in
+    frames merged into the channel dimension; one posture token more with ``video_posture``)
+    and one prompt token looked up in
     ``prompt_table`` — a constant ``[n_prompts, dim]`` buffer projected from the teacher's
     MiniLM table at distillation time (no text encoder on the device). A ``depth``-layer RoPE
     encoder (aligned positions) mixes all tokens; latent attention pooling fuses them. Only
@@ -35,7 +36,7 @@ class Student(ScoliGaitModel):
         d, aligned = cfg.dim, cfg.rope == "aligned"
         self.km_embed = KMPatchEmbed(d, WINDOW, N_FEATURES, cfg.km_patch, cfg.groups)
         self.sil_embed = CheapSilhouetteEmbed(
-            d, WINDOW, cfg.sil_hw, cfg.km_patch, cfg.video_stride, cfg.video_pool
+            d, WINDOW, cfg.sil_hw, cfg.km_patch, cfg.video_stride, cfg.video_pool, cfg.video_posture
         )
         self.register_buffer("prompt_table", torch.zeros(cfg.n_prompts, d))
         self.text_proj = nn.Linear(d, d)
