@@ -26,6 +26,7 @@ REDUCED = {
     "evit": {"keep": 0.5, "keep_at": (1,)},
     "merge+evit": {"merge": (2, 2), "merge_at": 0, "keep": 0.7, "keep_at": (1,)},
     "tome": {"tome_r": 12},
+    "merge+posture": {"merge": (2, 2), "merge_at": 0, "video_posture": True},  # + posture token
 }
 
 
@@ -189,7 +190,7 @@ def _cases() -> list:
     out = []
     for target in ("onnx", "openvino", "litert", "executorch", "ort-mobile"):
         for precision in ("int8",) if target == "ort-mobile" else ("fp32", "int8"):
-            for name in ("merge", "merge+evit", "tome"):
+            for name in ("merge", "merge+posture", "merge+evit", "tome"):
                 gap = KNOWN_GAPS.get((target, precision, name))
                 marks = [pytest.mark.xfail(reason=gap, strict=False)] if gap else []
                 out.append(
