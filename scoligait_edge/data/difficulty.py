@@ -40,6 +40,17 @@ def _model(C: float) -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
 
 
+def split_masks(df: pd.DataFrame, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Boolean row masks of the train/val/test splits; `DatasetError` when one holds a single class."""
+    masks = {s: (df["split"] == s).to_numpy() for s in ("train", "val", "test")}
+    for s, m in masks.items():
+        if len(np.unique(y[m])) < 2:
+            raise DatasetError(
+                f"split '{s}' holds only one class", "use more subjects so every split has both"
+            )
+    return masks
+
+
 def baseline_auc(
     data_dir: str | os.PathLike, progress: bool | None = None, C: float = 0.01, resplits: int = 5
 ) -> dict[str, Any]:
@@ -60,12 +71,7 @@ def baseline_auc(
     X = clip_mean_features(df, progress)
     y = df["label"].to_numpy()
     res: dict[str, Any] = {}
-    masks = {s: (df["split"] == s).to_numpy() for s in ("train", "val", "test")}
-    for s, m in masks.items():
-        if len(np.unique(y[m])) < 2:
-            raise DatasetError(
-                f"split '{s}' holds only one class", "use more subjects so every split has both"
-            )
+    masks = split_masks(df, y)
     model = _model(C).fit(X[masks["train"]], y[masks["train"]])
     for s, m in masks.items():
         res[f"{s}_auc"] = float(roc_auc_score(y[m], model.predict_proba(X[m])[:, 1]))
@@ -141,9 +147,8 @@ def latent_ceiling(seed: int = 2026, subjects: int = 6000, test_frac: float = 0.
 def asymmetry_profile(silhouettes: np.ndarray) -> np.ndarray:
     """``[H]`` float64: per image row, left-half minus mirrored right-half mass of the clip-mean
     silhouette (``[T, H, W]`` uint8 or float). A mirrored clip gives the negated profile."""
-    m = np.asarray(silhouettes, dtype=np.float64).mean(axis=0) / (
-        255.0 if silhouettes.dtype == np.uint8 else 1.0
-    )
+    a = np.asarray(silhouettes)
+    m = a.mean(axis=0, dtype=np.float64) / (255.0 if a.dtype == np.uint8 else 1.0)
     half = m.shape[1] // 2
     return m[:, :half].sum(axis=1) - m[:, ::-1][:, :half].sum(axis=1)
 
@@ -169,12 +174,7 @@ def silhouette_probe(data_dir: str | os.PathLike, progress: bool | None = None) 
         rows.append(asymmetry_profile(sil))
     X = np.stack(rows)
     y = df["label"].to_numpy()
-    masks = {s: (df["split"] == s).to_numpy() for s in ("train", "val", "test")}
-    for s, m in masks.items():
-        if len(np.unique(y[m])) < 2:
-            raise DatasetError(
-                f"split '{s}' holds only one class", "use more subjects so every split has both"
-            )
+    masks = split_masks(df, y)
     trees = HistGradientBoostingClassifier(random_state=0, max_iter=300, learning_rate=0.05)
     linear = _model(0.1)
     trees.fit(X[masks["train"]], y[masks["train"]])

@@ -63,6 +63,22 @@ def recipe(
     return cfg
 
 
+def evaluate_pair(
+    teacher: Any, student: Any, data: Any, split: str, tcfg: dict[str, Any], scfg: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`evaluate` of teacher and student on ``split``, each at its recipe's operating point
+    (``train.operating_sensitivity``; Youden's J when absent)."""
+    from scoligait_edge.train.evaluate import evaluate
+
+    def sens(cfg: dict[str, Any]) -> float:
+        return float(cfg["train"].get("operating_sensitivity", 0.0))
+
+    return (
+        evaluate(teacher, data, split, sensitivity=sens(tcfg)),
+        evaluate(student, data, split, sensitivity=sens(scfg)),
+    )
+
+
 def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[str, Any]:
     import torch
 
@@ -70,7 +86,6 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
     from scoligait_edge.fileio import atomic_write_text
     from scoligait_edge.models import count_flops
     from scoligait_edge.train.distill import distill, distillation_gaps
-    from scoligait_edge.train.evaluate import evaluate
     from scoligait_edge.train.teacher import train_teacher
 
     torch.set_num_threads(threads)
@@ -83,16 +98,13 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
         if not (data_dir / "index.csv").exists():
             make_dataset(data_dir, **DATA)
         t0 = time.time()
-        teacher, _ = train_teacher(data_dir, recipe("teacher", threads), out / "teacher.pt", force=force)
+        tcfg, scfg = recipe("teacher", threads), recipe("student", threads)
+        teacher, _ = train_teacher(data_dir, tcfg, out / "teacher.pt", force=force)
         t1 = time.time()
-        student, _ = distill(teacher, data_dir, out / "student.pt", recipe("student", threads), force=force)
+        student, _ = distill(teacher, data_dir, out / "student.pt", scfg, force=force)
         t2 = time.time()
-        st = recipe("teacher", threads)["train"].get("operating_sensitivity", 0.0)
-        ss = recipe("student", threads)["train"].get("operating_sensitivity", 0.0)
-        te, se = (
-            evaluate(teacher, data_dir, "test", sensitivity=st),
-            evaluate(student, data_dir, "test", sensitivity=ss),
-        )
+        te, se = evaluate_pair(teacher, student, data_dir, "test", tcfg, scfg)
+        te_val, se_val = evaluate_pair(teacher, student, data_dir, "val", tcfg, scfg)
         gaps = distillation_gaps(teacher, student, data_dir, "test", evals=(te, se))
         flops_t, flops_s = count_flops(teacher), count_flops(student)
         from scoligait_edge.data.synth import GENERATOR_VERSION
@@ -115,7 +127,7 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
             flops=flops_t,
             params=teacher.n_params(),
             train_seconds=round(t1 - t0, 1),
-            val_metrics=evaluate(teacher, data_dir, "val", sensitivity=st),
+            val_metrics=te_val,
         )
         se.update(
             recipe=made_by,
@@ -124,7 +136,7 @@ def build(out: Path, data_dir: Path | None, threads: int, force: bool) -> dict[s
             train_seconds=round(t2 - t1, 1),
             flop_ratio=flops_t / flops_s,
             distillation=gaps,
-            val_metrics=evaluate(student, data_dir, "val", sensitivity=ss),
+            val_metrics=se_val,
         )
         atomic_write_text(out / "teacher_eval.json", json.dumps(te, indent=2) + "\n", force=True)
         atomic_write_text(out / "student_eval.json", json.dumps(se, indent=2) + "\n", force=True)

@@ -58,8 +58,8 @@ def run_seed(data: Path, work: Path, seed: int, over_t: dict, over_s: dict, thre
     from scoligait_edge.models import load_model
     from scoligait_edge.train.batches import get_windows
     from scoligait_edge.train.distill import distill, distillation_gaps
-    from scoligait_edge.train.evaluate import clip_level, evaluate, predict_windows
-    from scoligait_edge.train.reference import recipe
+    from scoligait_edge.train.evaluate import clip_level, predict_windows
+    from scoligait_edge.train.reference import evaluate_pair, recipe
     from scoligait_edge.train.teacher import train_teacher
 
     torch.set_num_threads(threads)
@@ -69,11 +69,7 @@ def run_seed(data: Path, work: Path, seed: int, over_t: dict, over_s: dict, thre
     tp, sp = d / "teacher.pt", d / "student.pt"
     teacher = load_model(tp) if tp.exists() else train_teacher(data, tcfg, tp)[0]
     student = load_model(sp) if sp.exists() else distill(teacher, data, sp, scfg)[0]
-    sens = (tcfg["train"].get("operating_sensitivity", 0.0), scfg["train"].get("operating_sensitivity", 0.0))
-    te, se = (
-        evaluate(teacher, data, "test", sensitivity=sens[0]),
-        evaluate(student, data, "test", sensitivity=sens[1]),
-    )
+    te, se = evaluate_pair(teacher, student, data, "test", tcfg, scfg)
     gaps = distillation_gaps(teacher, student, data, "test", evals=(te, se))
     ws = get_windows(data, "test")
     boot = {}
