@@ -401,6 +401,29 @@ def linear_nodes(path: Path, min_dim: int = 16) -> list[str]:
     return picked
 
 
+def input_layers(path: Path, input_name: str) -> list[str]:
+    """The first linear layers (MatMul / Gemm / Conv) that read graph input ``input_name`` through
+    reshapes, slices and pooling only — e.g. the projections of raw silhouette pixels."""
+    import onnx
+
+    g = onnx.load(str(path)).graph
+    consumers: dict[str, list[Any]] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    found, seen, todo = [], set(), [input_name]
+    while todo:
+        for n in consumers.get(todo.pop(), []):
+            if n.name in seen:
+                continue
+            seen.add(n.name)
+            if n.op_type in ("MatMul", "Gemm", "Conv"):
+                found.append(n.name)
+            else:
+                todo.extend(n.output)
+    return found
+
+
 def count_qdq(path: Path) -> dict[str, int]:
     """Counts of quantization-related node types in an ONNX file."""
     import onnx

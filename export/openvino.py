@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scoligait_edge.export.base import Artifacts
-from scoligait_edge.export.onnx_backend import export_onnx, linear_nodes
+from scoligait_edge.export.onnx_backend import export_onnx, input_layers, linear_nodes
 from scoligait_edge.export.pytorch import quiet
 from scoligait_edge.export.recipes import NNCF_PORTABLE, Int8Recipe
 from scoligait_edge.export.targets import ExportOptions, get_target
@@ -60,7 +60,11 @@ def export(model: Any, options: ExportOptions, workdir: Path, meta: dict[str, An
         ov_model = ov.convert_model(str(onnx_path))
         if options.precision == "int8":
             recipe = get_target(options.target).recipe(options.device) or NNCF_PORTABLE
-            info |= quantize_nncf(ov_model, options.calib, set(linear_nodes(onnx_path)), recipe)
+            # the silhouette pixel projections stay in float: quantized by NNCF they move the
+            # Cobb estimate by > 3° (docs/export.md), and they carry a few % of the multiply-adds
+            pixel = set(input_layers(onnx_path, "silhouette"))
+            info |= quantize_nncf(ov_model, options.calib, set(linear_nodes(onnx_path)) - pixel, recipe)
+            info["float_pixel_layers"] = sorted(pixel)
             ov_model = info.pop("_model")
         for k, v in meta.items():
             ov_model.set_rt_info(str(v), ["scoligait", k])

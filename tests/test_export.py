@@ -92,6 +92,16 @@ def test_onnx_fp32_dynamic_batch_and_parity(onnx_fp32: Path, model: Student) -> 
     assert m.opset_import[0].version >= 18
 
 
+def test_input_layers_are_the_first_projections_of_an_input(onnx_fp32: Path) -> None:
+    from scoligait_edge.export.onnx_backend import input_layers, linear_nodes
+
+    onnx_file = onnx_fp32 / "model.onnx"
+    pixel, km = input_layers(onnx_file, "silhouette"), input_layers(onnx_file, "kmap")
+    assert len(pixel) == 1 and set(pixel) <= set(linear_nodes(onnx_file))  # the frames → tokens MatMul
+    assert km and not set(km) & set(pixel)  # the kmap patch embedding is another layer
+    assert input_layers(onnx_file, "no_such_input") == []
+
+
 def test_onnx_static_batch_runner_chunks_and_pads(tmp_path: Path, model: Student) -> None:
     p = export_model(model, "onnx", tmp_path / "b2", dynamic=False, batch=2, validate=False)
     r = load_bundle(p)
@@ -173,6 +183,8 @@ def test_openvino_fp32_and_int8(tmp_path: Path, model: Student, calib: Calibrati
     assert man8["backend"]["fake_quantize_ops"] > 0 and man8["parity"]["passed"]
     assert man8["backend"]["overflow_fix"] == "ENABLE" and man8["parity"]["numerics"]["passed"]
     assert "LP_TRANSFORMS_MODE" in man8["parity"]["numerics"]["how"]
+    # the silhouette pixel projection (frames → tokens) stays in float; every other linear layer is INT8
+    assert len(man8["backend"]["float_pixel_layers"]) == 1
     assert _size(p8, "model.bin") < 0.5 * _size(p32, "model.bin")
 
 

@@ -159,17 +159,24 @@ def test_ablation_writes_both_tables(data, tmp_path):
 
 
 def test_reference_recipe_is_valid_and_matches_the_shipped_student():
-    from scoligait_edge.models import load_default_student, student_config, teacher_config
+    from scoligait_edge.models import (
+        load_default_student,
+        load_default_teacher,
+        student_config,
+        teacher_config,
+    )
     from scoligait_edge.train.distill import DistillWeights
     from scoligait_edge.train.loop import TrainConfig
     from scoligait_edge.train.reference import STUDENT, TEACHER
 
     for recipe in (TEACHER, STUDENT):
         assert TrainConfig.from_dict(recipe["train"]).mirror  # both train on mirrored clips
-    teacher_config(**TEACHER["model"])
     DistillWeights(**STUDENT.get("distill", {}))
-    want = student_config(**STUDENT["model"], n_prompts=load_default_student().cfg.n_prompts)
+    n_prompts = load_default_student().cfg.n_prompts
+    want = student_config(**STUDENT["model"], n_prompts=n_prompts)
     assert load_default_student().cfg.to_dict() == want.to_dict()  # the shipped student is the recipe's
+    want = teacher_config(**TEACHER["model"], n_prompts=n_prompts)
+    assert load_default_teacher().cfg.to_dict() == want.to_dict()  # … and so is the shipped teacher
 
 
 def test_screening_operating_point_holds_the_val_sensitivity():

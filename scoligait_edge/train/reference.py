@@ -19,11 +19,13 @@ from typing import Any
 
 #: The fixed recipe of the shipped checkpoints (issue 13: 1200 subjects so the 240-subject test split
 #: resolves ±0.02 AUC; mirrored clips and a 32-frame training hop; dropout 0.3 and weight decay 0.1 on
-#: the teacher, which otherwise memorises the training subjects after one or two epochs).
+#: the teacher, which otherwise memorises the training subjects after one or two epochs). Both models
+#: read posture tokens (window-mean silhouette and its left–right antisymmetric part: the rib hump the
+#: 17 keypoints do not see) — the pair with the highest decision agreement over seeds (docs/models.md).
 DATA = {"subjects": 1200, "clips_per_subject": 2, "frames": 192, "seed": 2026}
 AUGMENT: dict[str, Any] = {"mirror": True, "train_hop": 32}
 TEACHER: dict[str, Any] = {
-    "model": {"dropout": 0.3},
+    "model": {"dropout": 0.3, "video_posture": True},
     "train": {
         "epochs": 4,
         "batch_size": 32,
@@ -36,9 +38,9 @@ TEACHER: dict[str, Any] = {
     },
 }
 #: the shipped student is the trade-off table's pick (docs/tradeoff): pixel-shuffle 2×2 merge of the
-#: knowledge-map tokens before a single joint block
+#: knowledge-map tokens before a single joint block, plus the posture token
 STUDENT: dict[str, Any] = {
-    "model": {"merge": [2, 2], "merge_at": 0, "depth": 1},
+    "model": {"merge": [2, 2], "merge_at": 0, "depth": 1, "video_posture": True},
     "train": {"epochs": 10, "batch_size": 32, "lr": 2e-3, "patience": 4, "seed": 0, **AUGMENT},
     "distill": {"alpha": 0.9},
 }

@@ -29,6 +29,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ToMe r=16 @1 (inference)": {"tome_r": 16, "from": "baseline"},
     "ToMe r=32 @1 (inference)": {"tome_r": 32, "from": "baseline"},
     "pixel-shuffle 2×2 @0, depth 1": {"merge": [2, 2], "merge_at": 0, "depth": 1},
+    "pixel-shuffle 2×2 @0, depth 1, posture": {
+        "merge": [2, 2],
+        "merge_at": 0,
+        "depth": 1,
+        "video_posture": True,
+    },
     "baseline, video pool 2": {"video_pool": 2},
     "pixel-shuffle 2×2 @0, depth 1, video pool 2": {
         "merge": [2, 2],
