@@ -163,7 +163,7 @@ def _held(model: Student) -> dict:
     p = TorchRunner(model).run(h)["referral_prob"]
     # a threshold near the median, in the widest gap between the middle windows' scores: at the exact
     # median two windows sit ~1e-3 from it, and any INT8 rounding flips one (a fixture artefact)
-    mid = np.sort(p)[4:12]
+    mid = np.sort(p)[len(p) // 4 : 3 * len(p) // 4]
     i = int(np.argmax(np.diff(mid)))
     t = float((mid[i] + mid[i + 1]) / 2)
     model.threshold.fill_(t)

@@ -172,9 +172,10 @@ def test_reference_recipe_is_valid_and_matches_the_shipped_student():
     for recipe in (TEACHER, STUDENT):
         assert TrainConfig.from_dict(recipe["train"]).mirror  # both train on mirrored clips
     DistillWeights(**STUDENT.get("distill", {}))
-    n_prompts = load_default_student().cfg.n_prompts
+    student = load_default_student()
+    n_prompts = student.cfg.n_prompts
     want = student_config(**STUDENT["model"], n_prompts=n_prompts)
-    assert load_default_student().cfg.to_dict() == want.to_dict()  # the shipped student is the recipe's
+    assert student.cfg.to_dict() == want.to_dict()  # the shipped student is the recipe's
     want = teacher_config(**TEACHER["model"], n_prompts=n_prompts)
     assert load_default_teacher().cfg.to_dict() == want.to_dict()  # … and so is the shipped teacher
 
